@@ -7,12 +7,13 @@ Exit codes: 0 when the command completed (whatever the verdicts, unless ``--fail
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.derive import OS_RELEASES, parse_os
@@ -192,7 +193,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a verdict of the checked components reaches this level",
     )
     check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of texts")
+    for module in _command_modules():
+        module.register(commands)
     return parser
+
+
+class CommandModule(Protocol):
+    """A module that adds subcommands: ``register`` adds parsers, ``HANDLERS`` runs them."""
+
+    HANDLERS: Mapping[str, Callable[[argparse.Namespace, TextIO, TextIO], int]]
+
+    def register(self, commands: Any) -> None:
+        """Add this module's subparsers to ``commands``."""
+
+
+def _command_modules() -> list[CommandModule]:
+    """Subcommands that live in their own modules (one per area of the program)."""
+    modules: list[CommandModule] = []
+    for name in _EXTRA_COMMAND_MODULES:
+        modules.append(importlib.import_module(name))
+    return modules
+
+
+# Modules listed here add subcommands (inventory, scan, serve, ...), see CommandModule.
+_EXTRA_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _load(args: argparse.Namespace, err: TextIO) -> Catalog | None:
@@ -289,7 +313,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             return cmd_catalog(args, out, err)
         if args.command == "check":
             return cmd_check(args, out, err)
+        for module in _command_modules():
+            if args.command in module.HANDLERS:
+                return module.HANDLERS[args.command](args, out, err)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 2
-    parser.error(f"unknown command {args.command!r}")
+    print(f"{PROG}: error: unknown command {args.command!r}", file=err)
+    return 2
