@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
+from advisories.derive import OS_RELEASES
 from advisories.facts import (
     FACTS,
     FEATURES,
@@ -439,13 +440,15 @@ def _caveats(advisory: Advisory, facts: Facts, result: Result) -> tuple[str, ...
         and isinstance(kernel, KernelDomain)
         and kernel.vendor == frozenset({True})
     ):
-        raw = facts.raw.get("kernel", "the node's kernel")
+        raw = facts.raw.get("kernel") or f"the {facts.os_name or 'distribution'} kernel"
         out.append(
             f"{raw} is a distribution kernel that may carry backported fixes; "
             f"{advisory.component} decides by the base version number, so the verdict stands"
         )
     if kernel_matters and facts.os_name and "kernel" not in facts.raw:
-        out.append(f"kernel inferred from {facts.os_name}")
+        release = next((r for r in OS_RELEASES if r.name == facts.os_name), None)
+        shipped = f" ({release.note})" if release else ""
+        out.append(f"kernel inferred from {facts.os_name}{shipped}")
     return tuple(out)
 
 

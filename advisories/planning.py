@@ -1,0 +1,304 @@
+"""Upgrade planning: what changes if a setup moves to other versions, and the lowest safe ones.
+
+Pure and reusable by the bot and the command line. A setup is one or more fact groups (one per
+distinct node group of a cluster, or a single stated setup), *unresolved*: implications such as
+Kubernetes -> kube-proxy -> iptables version are applied after the changes, so that upgrading
+Kubernetes also upgrades what follows from it.
+
+A verdict is *at risk* when it is ``affected`` or ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from advisories.derive import OS_RELEASES, kernels_of_os
+from advisories.engine import Engine, Result
+from advisories.facts import Domain, Facts, KernelDomain, VersionDomain
+from advisories.models import Advisory, Verdict
+from advisories.versions import VersionKey, VersionSet, parse_kernel, parse_version
+
+__all__ = [
+    "Change",
+    "Plan",
+    "PlanEntry",
+    "Target",
+    "apply_changes",
+    "safe_targets",
+    "what_if",
+    "worst_results",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One ``KEY=VALUE`` of a plan, already parsed."""
+
+    key: str
+    domain: Domain
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """One advisory before and after the changes."""
+
+    before: Result
+    after: Result
+
+    @property
+    def id(self) -> str:
+        """The advisory id."""
+        return self.before.advisory.id
+
+    @property
+    def differs(self) -> bool:
+        """True when the case or the impact changed (both sides at risk)."""
+        return (
+            {c.id for c in self.before.cases if c.affected}
+            != {c.id for c in self.after.cases if c.affected}
+            or self.before.impact() != self.after.impact()
+            or self.before.verdict is not self.after.verdict
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The result of a what-if."""
+
+    resolved: tuple[PlanEntry, ...]
+    """At risk before, not affected after."""
+    introduced: tuple[PlanEntry, ...]
+    """Not affected before, at risk after."""
+    remaining: tuple[PlanEntry, ...]
+    """At risk before and after."""
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def changed(self) -> tuple[PlanEntry, ...]:
+        """The remaining entries whose case, impact or verdict differs."""
+        return tuple(e for e in self.remaining if e.differs)
+
+
+def _at_risk(result: Result) -> bool:
+    return result.verdict is not Verdict.NOT_AFFECTED
+
+
+def apply_changes(facts: Facts, changes: Sequence[Change]) -> Facts:
+    """The facts with the changes applied (unresolved).
+
+    Kubernetes also moves kube-proxy unless the plan sets kube-proxy; a kernel or OS change
+    applies to every node; a changed kube-proxy version re-derives the iptables version unless
+    the plan or an override set it.
+    """
+    out = facts
+    keys = {c.key for c in changes}
+    for change in changes:
+        if change.key == "os":
+            continue
+        out = out.set(change.key, change.domain, change.raw)
+    if "kubernetes" in keys and "kube-proxy" not in keys:
+        k8s = next(c for c in changes if c.key == "kubernetes")
+        assert isinstance(k8s.domain, VersionDomain)
+        out = out.set("kube-proxy", VersionDomain(k8s.domain.versions), k8s.raw)
+    moved = keys & {"kubernetes", "kube-proxy"}
+    if moved and "iptables-version" not in keys and "iptables-version" not in facts.raw:
+        out = out.without("iptables-version")
+    os_change = next((c for c in changes if c.key == "os"), None)
+    if os_change is not None and "kernel" not in keys:
+        release = next((r for r in OS_RELEASES if r.name == os_change.raw), None)
+        if release is not None:
+            out = out.set("kernel", kernels_of_os(release), f"kernel of {release.name}")
+    return out
+
+
+def worst_results(engine: Engine, groups: Sequence[Facts]) -> list[Result]:
+    """Per advisory, the worst result over the fact groups (affected > unknown > not)."""
+    per_group = [engine.evaluate(g) for g in groups]
+    return [
+        max((results[i] for results in per_group), key=lambda r: r.verdict.rank)
+        for i in range(len(engine.advisories))
+    ]
+
+
+def what_if(engine: Engine, groups: Sequence[Facts], changes: Sequence[Change]) -> Plan:
+    """Compare every advisory before and after the changes."""
+    before = worst_results(engine, groups)
+    after = worst_results(engine, [apply_changes(g, changes) for g in groups])
+    resolved, introduced, remaining = [], [], []
+    for old, new in zip(before, after, strict=True):
+        entry = PlanEntry(old, new)
+        if _at_risk(old) and not _at_risk(new):
+            resolved.append(entry)
+        elif not _at_risk(old) and _at_risk(new):
+            introduced.append(entry)
+        elif _at_risk(old) and _at_risk(new):
+            remaining.append(entry)
+    return Plan(tuple(resolved), tuple(introduced), tuple(remaining), tuple(changes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe targets
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The lowest version of a component (or the kernel) that clears its advisories."""
+
+    key: str
+    """``kube-proxy``, ``calico``, ``spiderpool`` or ``kernel``."""
+    current: str | None
+    """What the setup has now, in words."""
+    version: str | None
+    """The lowest safe version at or above the current one; None when none clears them."""
+    line: str | None = None
+    """The release line of ``version`` (``3.28``)."""
+    current_line_fixed: bool | None = None
+    """False when the current line has no safe release (the target is on a later line)."""
+    blocking: tuple[str, ...] = ()
+    """When ``version`` is None: advisories that no candidate clears."""
+    caveats: tuple[str, ...] = ()
+    """Advisories left unknown only because of other unknown facts."""
+    os_releases: tuple[str, ...] = ()
+    """For the kernel: OS releases whose every default kernel meets the target."""
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    """Advisory id -> why it blocks (for the lowest candidate tried)."""
+
+
+def _text(key: VersionKey) -> str:
+    parts = list(key.release)
+    while len(parts) > 3 and parts[-1] == 0:
+        parts.pop()
+    return ".".join(str(p) for p in parts)
+
+
+def _candidates(advisories: Sequence[Advisory], key: str) -> list[VersionKey]:
+    """Release versions named by the catalog's events for a fact (fixed, introduced, ...)."""
+    out: set[VersionKey] = set()
+    for advisory in advisories:
+        for case in advisory.cases:
+            for cond in case.when:
+                if cond.key != key:
+                    continue
+                for kind, text in cond.events:
+                    if kind == "introduced" and text == "0":
+                        continue
+                    parsed = parse_kernel(text).key if key == "kernel" else parse_version(text).key
+                    if kind == "last_affected":
+                        release = (*parsed.release[:2], parsed.release[2] + 1, 0)
+                        parsed = VersionKey(release)
+                    if parsed.is_final:
+                        out.add(parsed)
+    return sorted(out)
+
+
+def _current(groups: Sequence[Facts], key: str) -> tuple[VersionKey | None, str | None]:
+    lowest: VersionKey | None = None
+    words: list[str] = []
+    for facts in groups:
+        domain = facts.resolved().domain(key)
+        if isinstance(domain, VersionDomain | KernelDomain) and domain.versions:
+            if domain.versions.is_everything():
+                continue
+            low = domain.versions.lowest()
+            if low is not None and (lowest is None or low < lowest):
+                lowest = low
+            words.append(facts.resolved().raw.get(key) or domain.versions.describe())
+    return lowest, (", ".join(dict.fromkeys(words)) or None)
+
+
+def _blocks(result: Result, key: str) -> str | None:
+    """Why a result blocks a target, or None when it clears or is only a caveat."""
+    if result.verdict is Verdict.AFFECTED:
+        return f"affected: {result.impact()}"
+    if result.verdict is Verdict.UNKNOWN and result.uncertain:
+        return "uncertain upstream: " + "; ".join(result.uncertain)
+    return None
+
+
+def safe_targets(
+    engine: Engine, groups: Sequence[Facts], keys: Sequence[str] = ()
+) -> dict[str, Target]:
+    """For each component in use (and the kernel), the lowest version that clears it.
+
+    A component clears when each of its advisories is ``not_affected``, or ``unknown`` only
+    because of *other* unknown facts (listed as caveats); an ``affected`` verdict or an
+    upstream-uncertain band blocks.
+    """
+    wanted = list(keys) or ["kube-proxy", "calico", "spiderpool", "kernel"]
+    targets: dict[str, Target] = {}
+    for key in wanted:
+        if key == "kernel":
+            advisories = [a for a in engine.advisories if "kernel" in a.keys]
+        else:
+            advisories = [a for a in engine.advisories if a.component == key]
+        if not advisories:
+            continue
+        current, current_words = _current(groups, key)
+        if key != "kernel" and _absent(groups, key):
+            continue
+        sub = Engine(advisories)
+        candidates = _candidates(advisories, key)
+        if current is not None:
+            candidates = [current] + [c for c in candidates if c > current]
+        chosen: VersionKey | None = None
+        caveats: list[str] = []
+        reasons: dict[str, str] = {}
+        for candidate in candidates:
+            change = _candidate_change(key, candidate)
+            results = worst_results(sub, [apply_changes(g, [change]) for g in groups])
+            blocking = {r.id: why for r in results if (why := _blocks(r, key)) is not None}
+            if not blocking:
+                chosen = candidate
+                caveats = [
+                    f"{r.id} depends on {', '.join(r.depends_on)}"
+                    for r in results
+                    if r.verdict is Verdict.UNKNOWN
+                ]
+                break
+            if not reasons:
+                reasons = blocking
+        if chosen is None:
+            targets[key] = Target(key, current_words, None, blocking=tuple(reasons),
+                                  reasons=reasons)  # fmt: skip
+            continue
+        line = ".".join(str(p) for p in chosen.release[:2])
+        same_line = current is None or current.release[:2] == chosen.release[:2]
+        targets[key] = Target(
+            key=key,
+            current=current_words,
+            version=_text(chosen),
+            line=line,
+            current_line_fixed=same_line if current is not None else None,
+            caveats=tuple(caveats),
+            os_releases=_oses_meeting(chosen) if key == "kernel" else (),
+        )
+    return targets
+
+
+def _absent(groups: Sequence[Facts], key: str) -> bool:
+    presence = "proxy-mode" if key == "kube-proxy" else key
+    for facts in groups:
+        domain = facts.domain(presence)
+        if isinstance(domain, VersionDomain) and not domain.versions and domain.absent:
+            return True
+        if presence == "proxy-mode" and domain == frozenset({"none"}):
+            return True
+    return False
+
+
+def _candidate_change(key: str, candidate: VersionKey) -> Change:
+    point = VersionSet.point(candidate)
+    if key == "kernel":
+        return Change("kernel", KernelDomain(point, frozenset({False})), _text(candidate))
+    return Change(key, VersionDomain(point), _text(candidate))
+
+
+def _oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
+    out = []
+    for release in OS_RELEASES:
+        lows = [VersionKey((m, n, max(p, 0), 0)) for m, n, p in release.kernels]
+        if lows and lows[0] >= kernel:
+            out.append(release.name)
+    return tuple(out)
