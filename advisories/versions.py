@@ -141,7 +141,7 @@ _VERSION_RE: Final = re.compile(
     r"""^\s*[vV]?
     (?P<release>\d{1,9}(?:\.\d{1,9}){0,3})
     (?:[-.]?(?P<pre>alpha|beta|rc|dev|pre|a|b|c)[.-]?(?P<prenum>\d{1,9})?(?![a-zA-Z]))?
-    (?P<rest>[-+_.~].*)?\s*$""",
+    (?P<rest>(?:[-+_~]|\.(?![\d.])).*)?\s*$""",
     re.VERBOSE,
 )
 
