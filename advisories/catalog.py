@@ -40,6 +40,7 @@ from advisories.versions import (
 
 __all__ = ["Catalog", "CatalogError", "CatalogIssue", "builtin_catalog_dir", "load_catalog"]
 
+_NORMALISED: Final = re.compile(r"^\d+\.\d+\.\d+(-(alpha|beta|rc)\.?\d+)?$")
 _ID_RE: Final = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 _CASE_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _REFERENCE_TYPES: Final = frozenset(
@@ -466,6 +467,9 @@ def _events(
         if kind == "introduced" and text == "0":
             key = MIN_KEY
         else:
+            if not _NORMALISED.match(text):
+                problem(where, f"bad version {text!r} (write a normalised version like 1.19.0)")
+                return None
             try:
                 key = parse_kernel(text).key if kernel else parse_version(text).key
             except VersionError:
