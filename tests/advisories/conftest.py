@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from advisories.catalog import Catalog, load_catalog
+from advisories.derive import parse_os
 from advisories.engine import Engine, Result
 from advisories.facts import Facts, parse_fact
-from advisories.derive import parse_os
 
 
 @pytest.fixture(scope="session")

@@ -67,12 +67,12 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
         "KP-IPTABLES-RANDOM-FULLY",
         {**IPT, "k8s": "1.20.0", "iptables_version": "1.6.1", "kernel": "5.10.0"},
         A,
-    ),  # fmt: skip
+    ),
     (
         "KP-IPTABLES-RANDOM-FULLY",
         {**IPT, "k8s": "1.20.0", "iptables_version": "1.6.2", "kernel": "5.10.0"},
         N,
-    ),  # fmt: skip
+    ),
     ("KP-IPTABLES-RANDOM-FULLY", {**IPT, "k8s": "1.20.0", "kernel": "3.13.11"}, A),  # seed: 3.13
     ("KP-IPTABLES-RANDOM-FULLY", {**IPT, "k8s": "1.20.0", "kernel": "3.14.0"}, N),
     ("KP-IPTABLES-RANDOM-FULLY", {**IPT, "k8s": "1.20.0", "kernel": "3.10.0-1160.el7.x86_64"}, U),
@@ -128,12 +128,12 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
         "CALICO-VXLAN-PARENT-ROUTES",
         {"calico_encapsulation": "vxlan-crosssubnet", "calico": "3.27.3"},
         A,
-    ),  # fmt: skip
+    ),
     (
         "CALICO-VXLAN-PARENT-ROUTES",
         {"calico_encapsulation": "vxlan-crosssubnet", "calico": "3.28.0"},
         N,
-    ),  # fmt: skip
+    ),
     # 9 and 15. kube-controllers leak
     ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.19.4"}, N),
     ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.20.0"}, A),
@@ -155,22 +155,22 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
         "CALICO-IPTABLES-BACKEND",
         {"calico": "3.25.1", "calico_iptables_backend": "auto", "host_iptables_mode": "nft"},
         A,
-    ),  # fmt: skip
+    ),
     (
         "CALICO-IPTABLES-BACKEND",
         {"calico": "3.25.2", "calico_iptables_backend": "auto", "host_iptables_mode": "nft"},
         N,
-    ),  # seed: 3.26.0  # fmt: skip
+    ),  # seed: 3.26.0
     (
         "CALICO-IPTABLES-BACKEND",
         {"calico": "3.26.0", "calico_iptables_backend": "auto", "host_iptables_mode": "nft"},
         N,
-    ),  # fmt: skip
+    ),
     (
         "CALICO-IPTABLES-BACKEND",
         {"calico": "3.24.0", "calico_iptables_backend": "nft", "host_iptables_mode": "nft"},
         N,
-    ),  # fmt: skip
+    ),
     # 12. Spiderpool, with the reference's fixed-in releases per line
     ("SP-2929", {"spiderpool": "0.8.3", "spiderpool_coordinator_overlay": True}, A),
     ("SP-2929", {"spiderpool": "0.8.4", "spiderpool_coordinator_overlay": True}, N),
