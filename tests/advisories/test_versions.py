@@ -144,3 +144,17 @@ def test_version_shaped_strings_parse_or_raise_version_error(text: str) -> None:
         parse_kernel(text)
     except VersionError:
         pass
+
+
+@given(st.text(max_size=60), st.sampled_from(["kernel", "k8s", "calico", "mode", "encap", "os"]))
+def test_no_string_crashes_fact_parsing_or_os_recognition(text: str, key: str) -> None:
+    from advisories.derive import parse_os
+    from advisories.facts import FactError, parse_fact
+
+    if key == "os":
+        parse_os(text)
+        return
+    try:
+        parse_fact(key, text)
+    except FactError as exc:
+        assert exc.key
