@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -321,5 +322,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``netadvisor ... | head``): stop quietly, as Unix tools do.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     print(f"{PROG}: error: unknown command {args.command!r}", file=err)
     return 2
