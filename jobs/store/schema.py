@@ -1,0 +1,197 @@
+"""The state database's tables and schema versions (SQLAlchemy Core, SQLite and PostgreSQL).
+
+``meta.schema_version`` says which version of these tables a database holds. The program creates
+missing tables and runs :data:`MIGRATIONS` in order on start; a database written by a newer
+netadvisor is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Connection
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UTCDateTime", "metadata"]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the tables below."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state store; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Always an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("uid", String(64), primary_key=True),
+    Column("name", String(253), nullable=False, index=True),
+    Column("labels", JSON, nullable=False),
+    Column("demo", Boolean, nullable=False, default=False),
+    Column("state", String(16), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("last_ok", UTCDateTime),
+    Column("last_status", String(16)),
+    Column("last_error", Text),
+    Column("unreadable_since", UTCDateTime),
+    Column("replaced_by", String(64)),
+    Column("closed_at", UTCDateTime),
+)
+
+scan_runs = Table(
+    "scan_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("source", Text, nullable=False),
+    Column("catalog_version", String(64), nullable=False),
+    Column("clusters", Integer, nullable=False, default=0),
+    Column("readable", Integer, nullable=False, default=0),
+)
+
+facts = Table(
+    "facts",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+
+cluster_scans = Table(
+    "cluster_scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("scan_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("cluster_uid", String(64)),
+    Column("cluster_name", String(253), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("facts_hash", String(64), ForeignKey("facts.hash")),
+    Index("ix_cluster_scans_uid_at", "cluster_uid", "at"),
+    Index("ix_cluster_scans_name_at", "cluster_name", "at"),
+)
+
+matches = Table(
+    "matches",
+    metadata,
+    Column("cluster_uid", String(64), primary_key=True),
+    Column("advisory_id", String(128), primary_key=True),
+    Column("state", String(16), nullable=False, index=True),
+    Column("snapshot", JSON, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("opened_at", UTCDateTime),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("close_reason", Text),
+    Column("stale_since", UTCDateTime),
+    Column("stale_reason", Text),
+    Column("channel", String(128)),
+    Column("message_channel", String(64)),
+    Column("message_ts", String(32)),
+    Column("post_intent", String(32)),
+    Column("notified", String(16)),
+)
+
+intents = Table(
+    "intents",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("cluster_uid", String(64)),
+    Column("advisory_id", String(128)),
+    Column("notice", JSON, nullable=False),
+    Column("depends_on", String(32)),
+    Column("state", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempt_step", Integer),
+    Column("attempt_at", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UTCDateTime),
+    Column("progress", JSON, nullable=False),
+    Column("last_error", Text),
+    Column("done_at", UTCDateTime),
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("advisory_id", String(128)),
+    Column("cluster_uid", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("lifted_at", UTCDateTime),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("channel", String(128), primary_key=True),
+    Column("last_at", UTCDateTime, nullable=False),
+)
+
+Migration = Callable[[Connection], None]
+
+MIGRATIONS: Final[Mapping[int, Migration]] = {}
+"""``{n: upgrade}``: ``upgrade`` turns a version ``n - 1`` database into version ``n``.
+
+Version 1 is the first schema; later versions add their upgrade here (``ALTER TABLE``...).
+"""
+
+
+def table_names() -> list[str]:
+    """Every table of the schema."""
+    return list(metadata.tables)
