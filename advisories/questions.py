@@ -178,7 +178,7 @@ _TO_WORDS: Final = frozenset({"to", "->", "→", "到", "至", "成", "为"})
 # Filler allowed between a key and its value.
 _FILLER: Final = frozenset(
     {"version", "versions", "v", "is", "at", "on", "of", "=", ":", "from", "running", "mode",
-     "版本", "是", "为", "用", "使用", "的", "从", "node", "nodes"}
+     "版本", "是", "为", "用", "使用", "的", "从", "node", "nodes", "backend"}
 )  # fmt: skip
 
 # Words that describe a problem; a problem no advisory's symptoms match is "not covered".
@@ -186,7 +186,8 @@ _PROBLEM_RE: Final = re.compile(
     r"(?<![a-z])(slow\w*|delay\w*|latenc\w*|lag\w*|fail\w*|timeout\w*|time[sd]? out|timing out|"
     r"error\w*|leak\w*|crash\w*|broken|break\w*|not work\w*|doesn'?t work|don'?t work|cannot|"
     r"can'?t|unable|drop\w*|loss|lost|stuck|hang\w*|panic\w*|oom\w*|refus\w*|unreachable|"
-    r"intermittent\w*|flak\w*|restart\w*|wrong|missing|stale|problem\w*|issue\w*|bug\w*)"
+    r"intermittent\w*|flak\w*|restart\w*|wrong|missing|stale|problem\w*|issue\w*|bug\w*|"
+    r"not \w+ed|isn'?t \w+ed)"
     r"|慢|延迟|卡顿|失败|超时|报错|错误|泄漏|泄露|崩溃|不通|无法|异常|丢包|重启|问题|故障|不生效"
 )
 
@@ -567,6 +568,18 @@ def read_features(reader: _Reader) -> None:
         name = re.sub(r"[_ ]", "-", match.group(1))
         negated = re.search(rf"{_NEGATION_RE}\s*$", text[max(0, start - 16) : start])
         reader.add(Mention(name, "off" if negated else "on", match.group(0), start, end))
+    for name in FEATURES:
+        base = re.sub(r"-(absent|disabled)$", "", name)
+        if base == name:
+            continue
+        # "without kubeadm-config", "multus disabled": the feature named X-absent/X-disabled.
+        pattern = re.compile(
+            rf"{_NEGATION_RE}\s*{_phrase_re(base)}{_BOUND_R}|{_BOUND_L}{_phrase_re(base)}\s*"
+            r"(?:is\s+|was\s+)?(?:absent|disabled|missing|off|not found|turned off|关闭|禁用)"
+        )
+        for match in pattern.finditer(text):
+            if reader.free(*match.span()):
+                reader.add(Mention(name, "on", match.group(0), *match.span()))
     for name, fields in _FEATURE_FIELDS.items():
         spans = [re.search(re.escape(f), text) for f in fields]
         if all(spans) and not any(m.key == name for m in reader.mentions):
@@ -593,9 +606,19 @@ def read_bare_versions(reader: _Reader) -> None:
         elif 4 <= major <= 6 and not token.startswith("v"):
             key = "kernel"
         if key is None:
-            key = _same_major_key(reader, token)
+            key = _same_major_key(reader, token) or _component_before(reader, match.start(1))
         if key is not None and _valid(key, token):
             reader.add(Mention(key, token, token, *match.span(1)))
+
+
+def _component_before(reader: _Reader, start: int) -> str | None:
+    """The version key of a component named just before a bare version ("calico ipip 3.27")."""
+    near = [
+        m
+        for m in reader.mentions
+        if m.key == "component" and 0 <= start - m.end <= 16 and m.value in _VERSION_KEYS
+    ]
+    return near[-1].value if near else None
 
 
 def _same_major_key(reader: _Reader, token: str) -> str | None:
