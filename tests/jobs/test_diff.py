@@ -1,0 +1,519 @@
+"""Match lifecycle across scans: new, open, updated, resolved, stale, retired, replaced; each
+message told once, whatever fails in between. Every flow runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advisories.fleet import ClusterFacts, ClusterStatus
+from jobs.notify import MatchSnapshot, NoticeKind, Route, Routing, StepAction
+from jobs.store import IntentState, MatchState, Store
+from jobs.tracking import (
+    Change,
+    Notified,
+    ScanReport,
+    Tracker,
+    describe_changes,
+)
+from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
+from tests.state_databases import BACKENDS, database_url
+from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+OLD_KERNEL = "5.4.0-150-generic"
+NEW_KERNEL = "5.15.0-91-generic"
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as value:
+        yield value
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with Store.open(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def chat() -> MemoryChat:
+    return MemoryChat()
+
+
+@pytest.fixture
+def terminal() -> MemoryTerminal:
+    return MemoryTerminal()
+
+
+def tracker(
+    store: Store | None,
+    chat: MemoryChat | MemoryTerminal,
+    terminal: MemoryTerminal,
+    routing: Routing | None = None,
+    **kwargs: Any,
+) -> Tracker:
+    return Tracker(store, chat, terminal, routing or Routing("#net"), **kwargs)
+
+
+def run(
+    t: Tracker, *clusters: ClusterFacts, at: datetime = NOW, retire: bool = False
+) -> ScanReport:
+    return t.record(
+        scan(*clusters), at, source="test", catalog_version=catalog().version, retire_missing=retire
+    )
+
+
+def outcome(report: ScanReport, name: str = "prod-1", advisory: str = IPVS) -> tuple[object, ...]:
+    found = report.clusters[name].matches[advisory]
+    return (found.change, found.notified)
+
+
+# ---------------------------------------------------------------------------------------------
+# Posting once
+
+
+def test_two_scans_in_a_row_post_each_new_match_once(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    first = run(t, cluster("prod-1"), cluster("prod-2"))
+    second = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + HOUR)
+    assert outcome(first) == (Change.NEW, Notified.POSTED)
+    assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
+    posted = [m.body for m in chat.top_level()]
+    assert posted == [("new", "prod-1", IPVS), ("new", "prod-2", IPVS)]
+    # The node list went as a reply in each message's own thread.
+    for message in chat.top_level():
+        assert [r.body[0] for r in chat.replies(message.ts)] == ["nodes"]  # type: ignore[index]
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+        assert tx.intents(IntentState.PENDING) == []
+    assert match is not None and match.message == chat.top_level()[0].channel_ts()
+
+
+def test_unknown_verdicts_are_not_posted_but_tracked_for_the_digest(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    report = run(tracker(store, chat, terminal), cluster())
+    unknown = report.clusters["prod-1"].matches["KP-EXTERNALIPS-ETP-LOCAL"]
+    assert (unknown.change, unknown.notified, unknown.state) == (
+        Change.NEW,
+        Notified.SKIPPED,
+        MatchState.UNKNOWN,
+    )
+    assert [m.body[2] for m in chat.top_level()] == [IPVS]  # type: ignore[index]
+
+
+def test_a_failed_post_is_retried_on_the_next_scan(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["channel"]
+    first = run(t, cluster())
+    assert outcome(first) == (Change.NEW, Notified.SKIPPED)
+    assert first.delivery.errors and "channel_not_found" in first.delivery.errors[0]
+    assert chat.messages == []
+    second = run(t, cluster(), at=NOW + HOUR)
+    assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
+    assert second.delivery.pending == 0
+    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+    assert chat.lookups == 0  # a refused post is known not to exist: no search needed
+
+
+def test_a_500_after_the_message_was_stored_does_not_duplicate_it(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["stored-then-500"]
+    run(t, cluster())
+    assert len(chat.top_level()) == 1
+    run(t, cluster(), at=NOW + HOUR)
+    assert len(chat.top_level()) == 1
+    assert chat.lookups == 1
+    # The intent resumed after the found message: its node list reply was posted, once.
+    assert len(chat.replies(chat.top_level()[0].ts)) == 1
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+    assert match is not None and match.message == chat.top_level()[0].channel_ts()
+
+
+def test_a_lost_post_that_was_not_stored_is_posted_after_looking(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["lost"]
+    run(t, cluster())
+    assert chat.messages == []
+    run(t, cluster(), at=NOW + HOUR)
+    assert chat.lookups == 1
+    assert len(chat.top_level()) == 1
+
+
+def test_a_process_killed_between_post_and_record_does_not_duplicate(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with Store.open(url) as store:
+        chat.failures = ["killed"]
+        with pytest.raises(Killed):
+            run(tracker(store, chat, terminal), cluster())
+    assert len(chat.top_level()) == 1
+    # A new process, after the dead one's lease ran out.
+    with Store.open(url) as store:
+        report = run(tracker(store, chat, terminal), cluster(), at=NOW + HOUR)
+    assert outcome(report) == (Change.OPEN, Notified.SKIPPED)
+    assert len(chat.top_level()) == 1 and chat.lookups == 1
+
+
+def test_a_killed_process_leaves_its_intent_to_others_only_after_the_lease(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with Store.open(url) as store:
+        chat.failures = ["killed"]
+        with pytest.raises(Killed):
+            run(tracker(store, chat, terminal, owner="dead"), cluster())
+        # Pretend the dead process still holds it (a real kill skips every finally).
+        with store.transaction() as tx:
+            intent = tx.intents(IntentState.PENDING)[0]
+            tx.claim_intent(intent.id, "dead", NOW, timedelta(minutes=5))
+        soon = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
+        later = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=6))
+    assert soon.delivered == () and soon.pending == 1
+    assert later.delivered == (intent.id,)
+    assert len(chat.top_level()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+def test_changed_nodes_edit_the_message_and_reply_with_what_changed(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster(kernels=(OLD_KERNEL, OLD_KERNEL, NEW_KERNEL)))
+    report = run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL, NEW_KERNEL)), at=NOW + HOUR)
+    assert outcome(report) == (Change.UPDATED, Notified.POSTED)
+    original = chat.top_level()[0]
+    assert [e.body for e in chat.edits] == [("updated", "prod-1", IPVS)]
+    assert chat.edits[0].ts == original.ts and chat.edits[0].channel == original.channel
+    reply = chat.replies(original.ts)[-1]
+    assert reply.body[3] == ("nodes no longer affected (1): prod-1-node-2",)  # type: ignore[index]
+    assert len(chat.top_level()) == 1
+
+
+def test_a_cluster_read_as_not_affected_resolves_its_match(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster())
+    report = run(t, cluster(kernels=(NEW_KERNEL,) * 3), at=NOW + HOUR)
+    assert outcome(report) == (Change.RESOLVED, Notified.POSTED)
+    original = chat.top_level()[0]
+    assert [(e.body, e.ts) for e in chat.edits] == [(("resolved", "prod-1", IPVS), original.ts)]
+    reason = chat.replies(original.ts)[-1].body[4]  # type: ignore[index]
+    assert "2026-03-02 10:00" in reason and NEW_KERNEL in reason
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+    assert match is not None and match.state is MatchState.RESOLVED
+    # Affected again later: a new message, not a revival of the old one.
+    again = run(t, cluster(), at=NOW + 2 * HOUR)
+    assert outcome(again) == (Change.NEW, Notified.POSTED)
+    assert len(chat.top_level()) == 2
+
+
+def test_an_unreadable_cluster_makes_its_matches_stale_never_resolved(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster())
+    down = run(t, unreadable(uid=None), at=NOW + HOUR)
+    down_again = run(t, unreadable(uid=None), at=NOW + 2 * HOUR)
+    assert outcome(down) == (Change.STALE, Notified.SKIPPED)
+    assert down.clusters["prod-1"].unreadable_since == NOW + HOUR
+    assert down_again.clusters["prod-1"].matches[IPVS].stale_since == NOW + HOUR
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+        record = tx.cluster("uid-prod-1")
+    assert match is not None and match.state is MatchState.OPEN
+    assert match.stale_reason == "the cluster could not be read (unreachable): connection refused"
+    assert record is not None and record.unreadable_since == NOW + HOUR
+    back = run(t, cluster(), at=NOW + 3 * HOUR)
+    assert outcome(back) == (Change.OPEN, Notified.SKIPPED)
+    assert chat.edits == [] and len(chat.top_level()) == 1
+
+
+def test_facts_that_became_unknown_make_the_match_stale(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster())
+    report = run(t, cluster(mode=None), at=NOW + HOUR)
+    assert outcome(report) == (Change.STALE, Notified.SKIPPED)
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+    assert match is not None and match.state is MatchState.OPEN
+    assert match.stale_reason is not None and "proxy-mode" in match.stale_reason
+    assert chat.edits == []
+
+
+def test_a_move_from_unknown_to_affected_is_new(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    first = run(t, cluster(mode=None))
+    assert outcome(first) == (Change.NEW, Notified.SKIPPED)
+    assert chat.messages == []
+    second = run(t, cluster(), at=NOW + HOUR)
+    assert outcome(second) == (Change.NEW, Notified.POSTED)
+    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+
+
+def test_a_cluster_removed_from_the_configuration_is_retired(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster("prod-1"), cluster("prod-2"), retire=True)
+    report = run(t, cluster("prod-1"), at=NOW + HOUR, retire=True)
+    assert report.retired == ("prod-2",)
+    with store.transaction() as tx:
+        states = {m.advisory_id: m.state for m in tx.matches("uid-prod-2")}
+    assert states[IPVS] is MatchState.RETIRED
+    assert MatchState.UNKNOWN not in states.values()
+    retired_message = chat.top_level()[1]
+    assert [(e.body, e.ts) for e in chat.edits] == [
+        (("retired", "prod-2", IPVS), retired_message.ts)
+    ]
+
+
+def test_a_scan_of_part_of_the_fleet_retires_nothing(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster("prod-1"), cluster("prod-2"))
+    report = run(t, cluster("prod-1"), at=NOW + HOUR, retire=False)
+    assert report.retired == ()
+    assert chat.edits == []
+
+
+def test_a_name_that_now_points_at_another_cluster_closes_the_old_matches_as_replaced(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster("prod-1", uid="uid-old"))
+    report = run(t, cluster("prod-1", uid="uid-new"), at=NOW + HOUR)
+    assert report.clusters["prod-1"].replaced == "uid-old"
+    assert outcome(report) == (Change.NEW, Notified.POSTED)
+    with store.transaction() as tx:
+        old = tx.match("uid-old", IPVS)
+        old_cluster = tx.cluster("uid-old")
+    assert old is not None and old.state is MatchState.REPLACED
+    assert old_cluster is not None and old_cluster.replaced_by == "uid-new"
+    assert [e.body for e in chat.edits] == [("replaced", "prod-1", IPVS)]
+    assert "uid-old -> uid-new" in chat.replies(chat.top_level()[0].ts)[-1].body[4]  # type: ignore[index]
+
+
+def test_an_advisory_withdrawn_from_the_catalog_retires_its_matches(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster())
+    scanned = [(c, [m for m in ms if m.result.advisory.id != IPVS]) for c, ms in scan(cluster())]
+    t.record(scanned, NOW + HOUR, source="test", catalog_version="next")
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+    assert match is not None and match.state is MatchState.RETIRED
+    assert match.close_reason == "the advisory is no longer in the catalog"
+
+
+# ---------------------------------------------------------------------------------------------
+# Who is told
+
+
+def test_muted_matches_are_not_posted_until_the_mute_ends(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with store.transaction() as tx:
+        tx.add_mute(
+            NOW,
+            "kernel upgrade next week",
+            "alice",
+            advisory_id=IPVS,
+            expires_at=NOW + 90 * timedelta(minutes=1),
+        )
+    t = tracker(store, chat, terminal)
+    first = run(t, cluster())
+    assert outcome(first) == (Change.NEW, Notified.MUTED)
+    assert chat.messages == []
+    later = run(t, cluster(), at=NOW + 2 * HOUR)
+    assert outcome(later) == (Change.OPEN, Notified.POSTED)
+    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+
+
+def test_a_dry_run_writes_no_state_and_posts_nothing(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with Store.open(url) as store:
+        run(tracker(store, chat, terminal), cluster())
+        report = run(
+            tracker(store, chat, terminal, dry_run=True),
+            cluster(kernels=(NEW_KERNEL,) * 3),
+            cluster("prod-2"),
+            at=NOW + HOUR,
+        )
+        assert outcome(report) == (Change.RESOLVED, Notified.SKIPPED)
+        assert outcome(report, "prod-2") == (Change.NEW, Notified.SKIPPED)
+        with store.transaction() as tx:
+            assert [c.name for c in tx.clusters()] == ["prod-1"]
+            match = tx.match("uid-prod-1", IPVS)
+            assert tx.scans("uid-prod-1")[0][0] == NOW
+    assert match is not None and match.state is MatchState.OPEN
+    assert len(chat.messages) == 2 and chat.edits == [] and terminal.printed == []
+
+
+def test_demo_clusters_are_printed_never_posted(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    report = run(tracker(store, chat, terminal), cluster("demo-1", demo=True))
+    assert outcome(report, "demo-1") == (Change.NEW, Notified.PRINTED)
+    assert chat.messages == []
+    assert terminal.printed == [("new", "demo-1", IPVS)]
+
+
+def test_without_a_chat_service_new_matches_are_printed_once(
+    store: Store, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, terminal, terminal, Routing())
+    first = run(t, cluster())
+    second = run(t, cluster(), at=NOW + HOUR)
+    resolved = run(t, cluster(kernels=(NEW_KERNEL,) * 3), at=NOW + 2 * HOUR)
+    assert outcome(first) == (Change.NEW, Notified.PRINTED)
+    assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
+    assert outcome(resolved) == (Change.RESOLVED, Notified.PRINTED)
+    assert terminal.printed == [("new", "prod-1", IPVS), ("resolved", "prod-1", IPVS)]
+
+
+def test_matches_printed_before_slack_was_configured_are_posted_once_it_is(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    run(tracker(store, terminal, terminal, Routing()), cluster())
+    report = run(tracker(store, chat, terminal), cluster(), at=NOW + HOUR)
+    assert outcome(report) == (Change.OPEN, Notified.POSTED)
+    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+
+
+def test_clusters_are_routed_to_channels_by_their_labels(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    routing = Routing(
+        "#net", (Route({"env": "prod"}, "#net-prod"), Route({"team": "edge"}, "#edge"))
+    )
+    run(
+        tracker(store, chat, terminal, routing),
+        cluster("a", labels={"env": "prod", "team": "edge"}),
+        cluster("b", labels={"env": "dev", "team": "edge"}),
+        cluster("c", labels={"env": "dev"}),
+    )
+    where = {m.body[1]: m.channel for m in chat.top_level()}  # type: ignore[index]
+    assert where == {"a": "C-net-prod", "b": "C-edge", "c": "C-net"}
+
+
+def test_an_update_waits_for_the_message_it_edits(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["refused"]
+    run(t, cluster(kernels=(OLD_KERNEL, OLD_KERNEL)))
+    chat.failures = ["refused"]
+    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + HOUR)
+    assert chat.messages == [] and chat.edits == []
+    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + 2 * HOUR)
+    original = chat.top_level()
+    assert len(original) == 1
+    assert [e.ts for e in chat.edits] == [original[0].ts]
+
+
+# ---------------------------------------------------------------------------------------------
+# Racing scans
+
+
+def test_two_scans_racing_on_one_database_post_each_match_once(url: str) -> None:
+    chat = MemoryChat()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    fleet = [cluster(f"prod-{i}") for i in range(1, 6)]
+
+    def worker() -> None:
+        try:
+            with Store.open(url) as store:
+                t = Tracker(store, chat, MemoryTerminal(), Routing("#net"))
+                barrier.wait(timeout=30)
+                run(t, *fleet)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    posted = sorted(m.body for m in chat.top_level())  # type: ignore[type-var]
+    assert posted == sorted(("new", c.name, IPVS) for c in fleet)
+    assert len(chat.messages) == 2 * len(fleet)  # and one node-list reply each
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure parts
+
+
+def _snap(cases: tuple[str, ...], nodes: tuple[str, ...], impact: str = "x") -> MatchSnapshot:
+    return MatchSnapshot(
+        IPVS, "t", "kube-proxy", "affected", "high", impact, "r", cases, nodes, 3, ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (_snap(("a",), ("n1",)), _snap(("a",), ("n1",)), ()),
+        (_snap(("a",), ("n1",)), _snap(("b",), ("n1",)), ("case: a -> b",)),
+        (_snap(("a",), ("n1",)), _snap(("a",), ("n1",), "worse"), ("impact is now: worse",)),
+        (
+            _snap(("a",), ("n1", "n2")),
+            _snap(("a",), ("n2", "n3", "n4")),
+            ("newly affected nodes (2): n3, n4", "nodes no longer affected (1): n1"),
+        ),
+        (
+            _snap(("a",), ()),
+            _snap(("a",), tuple(f"n{i}" for i in range(12))),
+            ("newly affected nodes (12): n0, n1, n2, n3, n4, n5, n6, n7, n8, n9 and 2 more",),
+        ),
+    ],
+)
+def test_what_changed_is_said_in_one_sentence_per_attribute(
+    before: MatchSnapshot, after: MatchSnapshot, expected: tuple[str, ...]
+) -> None:
+    assert describe_changes(before, after) == expected
+    assert (before.tracked() == after.tracked()) == (expected == ())
+
+
+def test_routing_takes_the_first_matching_route_else_the_default() -> None:
+    routing = Routing("#net", (Route({"env": "prod"}, "#prod"), Route({"env": "prod"}, "#x")))
+    assert routing.channel_for({"env": "prod", "team": "a"}) == "#prod"
+    assert routing.channel_for({}) == "#net"
+    assert Routing().channel_for({"env": "prod"}) is None
+    assert routing.channels == ("#net", "#prod", "#x")
+
+
+def test_notice_kinds_cover_every_closing_state() -> None:
+    assert {k.value for k in NoticeKind} == {"new", "updated", "resolved", "retired", "replaced"}
+    assert StepAction.UPDATE.value == "update"
+    assert ClusterStatus.OK.value == "ok"
