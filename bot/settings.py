@@ -1,0 +1,514 @@
+"""netadvisor's settings: one YAML configuration file plus ``NETADVISOR_<KEY>`` variables.
+
+This is the only module that reads the process environment. Everything else receives a
+:class:`Settings` value (or parts of it) built here.
+
+Where a setting comes from, first that applies:
+
+1. a command-line flag (applied by the caller with :meth:`Settings.with_overrides`);
+2. the environment variable ``NETADVISOR_<KEY>`` (``NETADVISOR_CLUSTER_TIMEOUT``);
+3. the configuration file: ``--config PATH``, else ``$NETADVISOR_CONFIG``, else
+   ``$XDG_CONFIG_HOME/netadvisor/config.yaml`` (``~/.config/netadvisor/config.yaml``), which may
+   be absent;
+4. the default in :data:`SETTINGS`.
+
+Every setting is declared once in :data:`SETTINGS` (key, variable, default, parser); the README's
+settings table is generated from it, and later features add rows there. Values marked ``secret``
+are wrapped in :class:`Secret`, whose ``repr`` and ``str`` never show the value.
+
+Problems raise :class:`SettingsError`, which names the file (or variable) and the field.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from advisories.facts import FACTS, FEATURES, FactError, FactKind, canonical_key, parse_fact
+
+__all__ = [
+    "SETTINGS",
+    "ClusterSettings",
+    "Environment",
+    "Secret",
+    "SettingSpec",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "settings_table",
+]
+
+ENV_PREFIX: Final = "NETADVISOR_"
+SERVICE_ACCOUNT_TOKEN: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+"""Where Kubernetes mounts a pod's service account token (in-cluster detection)."""
+
+
+class SettingsError(Exception):
+    """A setting is wrong; ``where`` is the file or variable, ``field`` the setting's path."""
+
+    def __init__(self, where: str, field: str, message: str) -> None:
+        self.where = where
+        self.field = field
+        self.message = message
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that must never be printed or logged (tokens, passwords, URLs with passwords)."""
+
+    value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that hands it to a client."""
+        return self.value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """One entry of the ``clusters:`` section: where to read a cluster, and what to add."""
+
+    name: str
+    """Display name; unique in the fleet."""
+    kubeconfig: Path | None = None
+    """Kubeconfig file (None with ``context``: the default kubeconfig)."""
+    context: str | None = None
+    """Context in the kubeconfig (None: its current context)."""
+    in_cluster: bool = False
+    """Read the cluster netadvisor runs in, with its pod's service account."""
+    dump: Path | None = None
+    """A dump bundle or ``kubectl get -o json`` List, for clusters netadvisor cannot reach."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Free labels (``env: prod``, ``team: payments``) shown with the cluster."""
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    """Canonical fact key -> value text, for facts the API cannot show; they win over reads."""
+    features: Mapping[str, bool] = field(default_factory=dict)
+    """Feature name -> on/off, stated by the operator; they win over reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What the process environment says about where clusters are (read once, here)."""
+
+    kubeconfig: str | None = None
+    """``$KUBECONFIG`` (may list several files separated by ``:``)."""
+    home_kubeconfig: Path | None = None
+    """``~/.kube/config``."""
+    in_cluster: bool = False
+    """True in a pod: ``KUBERNETES_SERVICE_HOST`` is set and the service account token exists."""
+
+    def default_kubeconfig(self) -> str | None:
+        """``$KUBECONFIG`` if set, else ``~/.kube/config`` if it exists, else None."""
+        if self.kubeconfig:
+            return self.kubeconfig
+        if self.home_kubeconfig is not None and self.home_kubeconfig.is_file():
+            return str(self.home_kubeconfig)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings of one run. Frozen: change it with :meth:`with_overrides`."""
+
+    config_file: Path | None = None
+    """The configuration file that was read, or None when there was none."""
+    clusters: tuple[ClusterSettings, ...] = ()
+    """The fleet (``clusters:``)."""
+    concurrency: int = 16
+    """How many clusters are read at the same time."""
+    cluster_timeout: float = 30.0
+    """Seconds one cluster may take, all requests and credential plugins included."""
+    environment: Environment = field(default_factory=Environment, compare=False)
+    """Where the environment says clusters are (kubeconfig, in-cluster)."""
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given settings replaced (command-line flags); None values are skipped."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings table
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One setting: its key in the file, its variable, default, and how its value is read."""
+
+    key: str
+    """Key in the configuration file (and attribute of :class:`Settings`, ``-`` as ``_``)."""
+    default: str
+    """The default, as shown in the README."""
+    description: str
+    parse: Callable[[Any, str, Path | None], Any]
+    """(value, field name, directory of the file or None) -> value; raises ValueError."""
+    secret: bool = False
+
+    @property
+    def variable(self) -> str:
+        """``NETADVISOR_<KEY>``."""
+        return ENV_PREFIX + self.key.upper().replace("-", "_")
+
+    @property
+    def attribute(self) -> str:
+        """The attribute of :class:`Settings` holding it."""
+        return self.key.replace("-", "_")
+
+
+def _positive_int(value: Any, name: str, base: Path | None) -> int:
+    if isinstance(value, str):
+        value = value.strip()
+        if value.isdigit():
+            value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ValueError(f"must be a whole number from 1 to 1000, got {value!r}")
+    return value
+
+
+def _seconds(value: Any, name: str, base: Path | None) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().removesuffix("s"))
+        except ValueError:
+            raise ValueError(f"must be a number of seconds, got {value!r}") from None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _clusters(value: Any, name: str, base: Path | None) -> tuple[ClusterSettings, ...]:
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("must be a list of clusters (each with a name)")
+    out: list[ClusterSettings] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(value):
+        cluster = _cluster(entry, f"{name}[{index}]", base)
+        if cluster.name in seen:
+            raise _FieldError(
+                f"{name}[{index}].name",
+                f"two clusters are named {cluster.name!r} (also {name}[{seen[cluster.name]}]); "
+                "names must be unique",
+            )
+        seen[cluster.name] = index
+        out.append(cluster)
+    return tuple(out)
+
+
+SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "clusters",
+        "none",
+        "The fleet: a list of clusters, each with `name` and one of `kubeconfig` (+ `context`), "
+        "`context`, `in-cluster: true` or `dump`; optional `labels`, `overrides` (fact key: "
+        "value) and `features` (name: true/false). As a variable: the same list in YAML.",
+        _clusters,
+    ),
+    SettingSpec(
+        "concurrency",
+        "16",
+        "How many clusters are read at the same time.",
+        _positive_int,
+    ),
+    SettingSpec(
+        "cluster-timeout",
+        "30",
+        "Seconds one cluster may take in all (requests and credential plugins); a cluster that "
+        "takes longer is reported as `timeout`.",
+        _seconds,
+    ),
+)
+"""Every setting; later features add theirs here (and a field to :class:`Settings`)."""
+
+_BY_KEY: Final = {spec.key: spec for spec in SETTINGS}
+
+
+class _FieldError(ValueError):
+    """A problem in a nested field (the field path is more precise than the setting's key)."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(message)
+        self.field_path = field_path
+
+
+_CLUSTER_KEYS: Final = (
+    "name",
+    "kubeconfig",
+    "context",
+    "in-cluster",
+    "dump",
+    "labels",
+    "overrides",
+    "features",
+)
+
+
+def _cluster(entry: Any, where: str, base: Path | None) -> ClusterSettings:
+    if not isinstance(entry, dict):
+        raise _FieldError(where, "must be a mapping with at least `name`")
+    for key in entry:
+        if key not in _CLUSTER_KEYS and str(key).replace("_", "-") not in _CLUSTER_KEYS:
+            raise _FieldError(f"{where}.{key}", f"unknown key (valid: {', '.join(_CLUSTER_KEYS)})")
+    data = {str(k).replace("_", "-"): v for k, v in entry.items()}
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _FieldError(f"{where}.name", "required: a non-empty string")
+    name = name.strip()
+    kubeconfig = _path(data.get("kubeconfig"), f"{where}.kubeconfig", base)
+    dump = _path(data.get("dump"), f"{where}.dump", base)
+    context = data.get("context")
+    if context is not None and (not isinstance(context, str) or not context.strip()):
+        raise _FieldError(f"{where}.context", "must be a non-empty string")
+    in_cluster = data.get("in-cluster", False)
+    if not isinstance(in_cluster, bool):
+        raise _FieldError(f"{where}.in-cluster", f"must be true or false, got {in_cluster!r}")
+    sources = [
+        s
+        for s, given in (
+            ("kubeconfig/context", kubeconfig is not None or context is not None),
+            ("in-cluster", in_cluster),
+            ("dump", dump is not None),
+        )
+        if given
+    ]
+    if len(sources) != 1:
+        raise _FieldError(
+            where,
+            f"cluster {name!r} needs exactly one source: kubeconfig (with an optional context), "
+            f"context, in-cluster: true, or dump (got {', '.join(sources) or 'none'})",
+        )
+    labels = _labels(data.get("labels"), f"{where}.labels")
+    overrides = _overrides(data.get("overrides"), f"{where}.overrides")
+    features = _features(data.get("features"), f"{where}.features")
+    return ClusterSettings(
+        name=name,
+        kubeconfig=kubeconfig,
+        context=context.strip() if isinstance(context, str) else None,
+        in_cluster=in_cluster,
+        dump=dump,
+        labels=labels,
+        overrides=overrides,
+        features=features,
+    )
+
+
+def _path(value: Any, where: str, base: Path | None) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _FieldError(where, "must be a file path")
+    path = Path(value.strip()).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path
+
+
+def _labels(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _FieldError(where, "must be a mapping of label to value (env: prod)")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, dict | list) or item is None:
+            raise _FieldError(f"{where}.{key}", "must be a single value")
+        out[str(key)] = str(item).lower() if isinstance(item, bool) else str(item)
+    return out
+
+
+def _overrides(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _FieldError(where, "must be a mapping of fact key to value (proxy-mode: ipvs)")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        name = str(key)
+        if name.strip().lower() in FEATURES:
+            raise _FieldError(f"{where}.{name}", "is a feature: put it under `features:`")
+        try:
+            canonical = canonical_key(name)
+        except FactError as exc:
+            raise _FieldError(f"{where}.{name}", _fact_message(exc)) from None
+        if FACTS[canonical].kind is FactKind.TEXT:
+            raise _FieldError(f"{where}.{name}", "cannot be overridden: every node reports its own")
+        if isinstance(item, list):
+            text = ",".join(str(v) for v in item)
+        elif isinstance(item, dict) or item is None or isinstance(item, bool):
+            raise _FieldError(f"{where}.{name}", f"must be a single value, got {item!r}")
+        else:
+            text = str(item)
+        try:
+            parse_fact(canonical, text)
+        except FactError as exc:
+            raise _FieldError(f"{where}.{name}", _fact_message(exc)) from None
+        out[canonical] = text
+    return out
+
+
+def _features(value: Any, where: str) -> dict[str, bool]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _FieldError(where, "must be a mapping of feature name to true or false")
+    out: dict[str, bool] = {}
+    for key, item in value.items():
+        name = str(key).strip().lower()
+        if name not in FEATURES:
+            raise _FieldError(
+                f"{where}.{key}", f"unknown feature (valid: {', '.join(sorted(FEATURES))})"
+            )
+        if not isinstance(item, bool):
+            raise _FieldError(f"{where}.{key}", f"must be true or false, got {item!r}")
+        out[name] = item
+    return out
+
+
+def _fact_message(exc: FactError) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(problem)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _config_path(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
+    """The file to read and whether it must exist (given explicitly)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    from_env = environ.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        return Path(from_env).expanduser(), True
+    xdg = environ.get("XDG_CONFIG_HOME")
+    home = environ.get("HOME")
+    if xdg:
+        base = Path(xdg)
+    elif home:
+        base = Path(home) / ".config"
+    else:
+        return None, False
+    return base / "netadvisor" / "config.yaml", False
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(str(path), "", f"cannot read the file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(str(path), "", f"not valid YAML: {_yaml_problem(exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(str(path), "", "must be a mapping of settings (clusters:, ...)")
+    return {str(k): v for k, v in data.items()}
+
+
+def _environment(environ: Mapping[str, str]) -> Environment:
+    home = environ.get("HOME")
+    token_present = SERVICE_ACCOUNT_TOKEN.is_file()
+    return Environment(
+        kubeconfig=environ.get("KUBECONFIG") or None,
+        home_kubeconfig=Path(home) / ".kube" / "config" if home else None,
+        in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")) and token_present,
+    )
+
+
+def load_settings(config: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the configuration file and ``NETADVISOR_*`` variables; raise SettingsError.
+
+    ``config`` is the ``--config`` flag; ``environ`` defaults to the process environment.
+    """
+    env = os.environ if environ is None else environ
+    path, required = _config_path(config, env)
+    data: dict[str, Any] = {}
+    used: Path | None = None
+    if path is not None and (required or path.is_file()):
+        if required and not path.is_file():
+            where = "--config" if config else ENV_PREFIX + "CONFIG"
+            raise SettingsError(where, "", f"{str(path)!r} is not a file")
+        data = _read_file(path)
+        used = path
+    for key in data:
+        if key.replace("_", "-") not in _BY_KEY:
+            raise SettingsError(
+                str(path),
+                key,
+                f"unknown setting (valid: {', '.join(spec.key for spec in SETTINGS)})",
+            )
+    values: dict[str, Any] = {}
+    base = used.parent if used is not None else None
+    for spec in SETTINGS:
+        raw: Any = None
+        where = ""
+        field_name = spec.key
+        file_base: Path | None = None
+        if spec.variable in env:
+            raw, where, field_name = env[spec.variable], spec.variable, ""
+            file_base = Path.cwd()
+        else:
+            for key in (spec.key, spec.attribute):
+                if key in data:
+                    raw, where, file_base = data[key], str(path), base
+                    break
+        if not where:
+            continue
+        try:
+            value = spec.parse(raw, spec.key, file_base)
+        except _FieldError as exc:
+            raise SettingsError(where, exc.field_path, str(exc)) from None
+        except ValueError as exc:
+            raise SettingsError(where, field_name, str(exc)) from None
+        values[spec.attribute] = Secret(str(value)) if spec.secret else value
+    return Settings(config_file=used, environment=_environment(env), **values)
+
+
+def settings_table(specs: Sequence[SettingSpec] = SETTINGS) -> str:
+    """The README's table of settings (Markdown), generated from :data:`SETTINGS`."""
+    lines = ["| key | variable | default | meaning |", "|---|---|---|---|"]
+    for spec in specs:
+        lines.append(f"| `{spec.key}` | `{spec.variable}` | {spec.default} | {spec.description} |")
+    return "\n".join(lines)
+
+
+def _check_table_matches_dataclass() -> None:
+    names = {f.name for f in fields(Settings)}
+    missing = [spec.attribute for spec in SETTINGS if spec.attribute not in names]
+    if missing:  # pragma: no cover - a programming error caught at import
+        raise RuntimeError(f"settings without a Settings field: {missing}")
+
+
+_check_table_matches_dataclass()

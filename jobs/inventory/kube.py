@@ -1,0 +1,477 @@
+"""The inventory adapter for the Kubernetes API, with the official ``kubernetes`` client.
+
+The only module that imports ``kubernetes``. It reads raw JSON through the client's
+``ApiClient`` (``param_serialize`` + ``call_api``: authentication, TLS, proxies and exec
+credential plugins as the client does them) instead of the typed API classes: those build and
+validate a model per object (seconds for 5,000 nodes) and their import alone costs half a second.
+
+Requests per cluster (see :mod:`jobs.inventory.resources`): ``/version``, the kube-system
+namespace, Nodes as a server-side Table (``kubectl get``'s form: name, versions, kernel and OS in
+cells, labels in the row's metadata; a fraction of the bytes of full Nodes) with a fallback to
+plain JSON when the server does not offer Tables, then DaemonSets, Deployments, ConfigMaps,
+Services and the Calico and Spiderpool custom resources. Lists are paginated
+(``limit``/``continue``); a 410 on a ``continue`` token restarts the list once.
+
+Time: the client is built with urllib3 retries off (the default retries multiply a read timeout
+several times over) and every request gets the time left of the cluster's budget. Building the
+client may run an exec credential plugin that never returns; that is bounded by the runner
+(:mod:`jobs.inventory.run`), which abandons the reading thread at the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import urllib3
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import (
+    ConfigException,
+    list_kube_config_contexts,
+    load_incluster_config,
+    new_client_from_config,
+)
+
+from jobs.inventory.mapping import follow_ups, slim_node, slim_service
+from jobs.inventory.port import (
+    ClusterAccessError,
+    ClusterTimeout,
+    ClusterUnreachable,
+    InventoryError,
+    KubeObject,
+    Listing,
+    ProblemKind,
+    ReadContext,
+    ReadProblem,
+    Snapshot,
+)
+from jobs.inventory.resources import BY_KEY, ResourceType
+
+__all__ = [
+    "JSON_ACCEPT",
+    "TABLE_ACCEPT",
+    "KubeReader",
+    "in_cluster_reader",
+    "kubeconfig_reader",
+    "list_contexts",
+]
+
+TABLE_ACCEPT: Final = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
+"""Ask for a Table, accept plain JSON from servers that do not offer one."""
+JSON_ACCEPT: Final = "application/json"
+PAGE_SIZE: Final = 500
+"""Items per list page (what kubectl uses)."""
+USER_AGENT: Final = "netadvisor-inventory"
+_CONNECT_TIMEOUT: Final = 10.0
+_MESSAGE_LIMIT: Final = 300
+
+Connect = Callable[[], Any]
+"""Builds an ``ApiClient`` (may run an exec credential plugin)."""
+
+
+def _configuration() -> Configuration:
+    configuration = Configuration()
+    # A retried read multiplies the read timeout; the cluster's deadline decides instead.
+    configuration.retries = False
+    return configuration
+
+
+def kubeconfig_reader(path: str, context: str | None) -> KubeReader:
+    """A reader for one context of a kubeconfig (``path`` may list files joined by ``:``)."""
+
+    def connect() -> Any:
+        return new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=path,
+            context=context,
+            persist_config=False,  # never write refreshed tokens back into the user's file
+            client_configuration=_configuration(),
+        )
+
+    origin = f"kubeconfig {path}" + (f", context {context}" if context else "")
+    return KubeReader(connect, origin)
+
+
+def in_cluster_reader() -> KubeReader:
+    """A reader for the cluster netadvisor runs in, with its pod's service account."""
+
+    def connect() -> Any:
+        configuration = _configuration()
+        load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return ApiClient(configuration)
+
+    return KubeReader(connect, "in-cluster service account")
+
+
+def list_contexts(path: str) -> tuple[list[str], str | None]:
+    """The context names of a kubeconfig and its current context; raise ClusterAccessError."""
+    try:
+        contexts, current = list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, ValueError) as exc:
+        raise ClusterAccessError(f"cannot read kubeconfig {path}: {_first_line(exc)}") from None
+    except Exception as exc:  # yaml errors and malformed entries surface as many types
+        raise ClusterAccessError(
+            f"cannot read kubeconfig {path}: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    names = [str(c.get("name")) for c in contexts or () if isinstance(c, dict) and c.get("name")]
+    name = current.get("name") if isinstance(current, dict) else None
+    return names, str(name) if name else None
+
+
+class KubeReader:
+    """Reads one cluster through the API (implements :class:`~jobs.inventory.port.ClusterReader`).
+
+    ``connect`` builds the ``ApiClient``; it is called inside :meth:`read` because building it
+    may run a credential plugin, which must count against the cluster's time.
+    """
+
+    def __init__(self, connect: Connect, origin: str, *, page_size: int = PAGE_SIZE) -> None:
+        self._connect = connect
+        self._origin = origin
+        self.page_size = page_size
+
+    @property
+    def origin(self) -> str:
+        """Where it reads (kubeconfig and context, or in-cluster); no credentials."""
+        return self._origin
+
+    def read(self, context: ReadContext) -> Snapshot:
+        """Read the cluster; raise an InventoryError when it cannot be read at all."""
+        context.stage = "loading credentials (kubeconfig, exec plugin)"
+        context.check()
+        try:
+            api = self._connect()
+        except ConfigException as exc:
+            raise ClusterAccessError(f"credentials: {_first_line(exc)}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ClusterAccessError(
+                f"kubeconfig: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
+        try:
+            api.user_agent = USER_AGENT
+            return _Session(api, context, self.page_size).snapshot(self._origin)
+        finally:
+            api.close()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Session:
+    """The requests of one cluster's read."""
+
+    def __init__(self, api: Any, context: ReadContext, page_size: int) -> None:
+        self.api = api
+        self.context = context
+        self.page_size = page_size
+        keys = getattr(api.configuration, "api_key", None) or {}
+        self.secrets = tuple(
+            part for value in keys.values() if isinstance(value, str) for part in value.split()
+        )
+
+    # -- the plan ---------------------------------------------------------------------------
+
+    def snapshot(self, origin: str) -> Snapshot:
+        version, version_problem = self.version()
+        resources: dict[str, Listing] = {}
+        self.context.stage = "reading the kube-system namespace"
+        namespaces = self.get(BY_KEY["namespaces"], None, "kube-system")
+        resources["namespaces"] = namespaces
+        uid = _uid(namespaces)
+        if uid is not None:
+            self.context.claim(uid)
+        resources["nodes"] = self.list(BY_KEY["nodes"], accept=TABLE_ACCEPT, slim=slim_node)
+        daemonsets = self.list(BY_KEY["daemonsets"])
+        resources["daemonsets"] = daemonsets
+        follow = follow_ups(daemonsets)
+        if not follow.kube_proxy_daemonset:
+            resources["pods"] = self.list(
+                BY_KEY["pods"],
+                "kube-system",
+                label_selector="component=kube-proxy",
+                limit=1,
+                pages=1,
+            )
+        resources["deployments"] = Listing.merge(
+            self.list(BY_KEY["deployments"], namespace)
+            for namespace in follow.deployment_namespaces
+        )
+        configmaps = [self.list(BY_KEY["configmaps"], "kube-system")]
+        if follow.spiderpool_namespace not in (None, "kube-system"):
+            assert follow.spiderpool_namespace is not None
+            configmaps.append(
+                self.get(BY_KEY["configmaps"], follow.spiderpool_namespace, "spiderpool-conf")
+            )
+        resources["configmaps"] = Listing.merge(configmaps)
+        resources["services"] = self.list(BY_KEY["services"], slim=slim_service)
+        for key in (
+            "ippools",
+            "felixconfigurations",
+            "clusterinformations",
+            "installations",
+            "spidercoordinators",
+        ):
+            resources[key] = self.list(BY_KEY[key])
+        return Snapshot(version, version_problem, resources, origin)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def version(self) -> tuple[Mapping[str, Any] | None, ReadProblem | None]:
+        self.context.stage = "GET /version"
+        status, body = self.request("/version", [], JSON_ACCEPT)
+        if status >= 400:
+            return None, self.problem(status, body, "/version")
+        document = _json(body)
+        if not isinstance(document, dict):
+            return None, ReadProblem(ProblemKind.FAILED, "/version: not a JSON object")
+        return document, None
+
+    def get(self, rtype: ResourceType, namespace: str | None, name: str) -> Listing:
+        """One object as a listing (empty when it does not exist)."""
+        self.context.stage = f"reading {rtype.kind} {name}"
+        status, body = self.request(rtype.path(namespace, name), [], JSON_ACCEPT)
+        if status == 404:
+            return Listing()
+        if status >= 400:
+            return Listing((), (self.problem(status, body, rtype.kind, namespace, name),))
+        document = _json(body)
+        if not isinstance(document, dict):
+            return Listing((), (ReadProblem(ProblemKind.FAILED, "not a JSON object"),))
+        return Listing((document,))
+
+    def list(
+        self,
+        rtype: ResourceType,
+        namespace: str | None = None,
+        *,
+        accept: str = JSON_ACCEPT,
+        label_selector: str | None = None,
+        slim: Callable[[Any], Any] | None = None,
+        limit: int | None = None,
+        pages: int | None = None,
+    ) -> Listing:
+        """Every object of a type (in a namespace), page by page; problems as ReadProblems."""
+        where = f" in {namespace}" if namespace else ""
+        self.context.stage = f"listing {rtype.plural}{where}"
+        items: list[KubeObject] = []
+        token: str | None = None
+        restarted = False
+        page = 0
+        while True:
+            query = [("limit", str(limit or self.page_size))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            status, body = self.request(rtype.path(namespace), query, accept)
+            if status == 410 and token and not restarted:
+                # See: https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
+                items, token, restarted = [], None, True
+                continue
+            if status >= 400:
+                problem = self.problem(status, body, rtype.plural, namespace)
+                return Listing((), (problem,))
+            document = _json(body)
+            del body
+            if not isinstance(document, dict):
+                failure = ReadProblem(ProblemKind.FAILED, f"{rtype.plural}: not a JSON object")
+                return Listing((), (failure,))
+            if document.get("kind") == "Table":
+                rows = _table_nodes(document)
+                if rows is None:  # a Table without the columns we need: ask for plain JSON
+                    return self.list(
+                        rtype, namespace, label_selector=label_selector, slim=slim, limit=limit
+                    )
+                items.extend(rows)
+            else:
+                for item in document.get("items") or ():
+                    if isinstance(item, dict):
+                        items.append(slim(item) if slim is not None else item)
+            page += 1
+            metadata = document.get("metadata")
+            token = metadata.get("continue") if isinstance(metadata, dict) else None
+            if not token or (pages is not None and page >= pages):
+                return Listing(tuple(items))
+
+    def request(
+        self, path: str, query: Sequence[tuple[str, str]], accept: str
+    ) -> tuple[int, bytes]:
+        """One GET within the time left; transport failures become InventoryErrors."""
+        left = self.context.check()
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET",
+            path,
+            query_params=list(query),
+            header_params={"Accept": accept},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(
+                method,
+                url,
+                header_params=headers,
+                _request_timeout=(min(left, _CONNECT_TIMEOUT), left),
+            )
+        except ApiException as exc:  # the client wraps TLS failures as status 0
+            raise self.transport_error(exc) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.transport_error(exc) from None
+        raw = response.response
+        try:
+            body: bytes = raw.data
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.transport_error(exc) from None
+        finally:
+            raw.release_conn()
+        status = int(response.status)
+        if status == 401:
+            raise ClusterAccessError(
+                "the API server rejected the credentials (401 Unauthorized): the token or "
+                "certificate is wrong or expired"
+            )
+        return status, body
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def transport_error(self, exc: BaseException) -> InventoryError:
+        stage = self.context.stage
+        if isinstance(exc, ApiException):
+            text = str(exc.reason or "")
+            if "SSLError" in text or "CERTIFICATE" in text.upper():
+                detail = text.replace("SSLError\n", "").strip()
+                match = re.search(r"certificate verify failed: [^(')\]]*", detail)
+                shown = match.group(0).strip() if match else _first_line(detail)
+                return ClusterAccessError(self.redact(f"TLS failure: {shown}"))
+            return ClusterAccessError(self.redact(f"request failed: {_first_line(text)}"))
+        if isinstance(exc, urllib3.exceptions.NameResolutionError):
+            return ClusterUnreachable(
+                self.redact(f"cannot resolve the API server's host name ({_after_colon(exc)})")
+            )
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):
+            return ClusterUnreachable(
+                self.redact(f"cannot connect to the API server: {_after_colon(exc)}")
+            )
+        if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+            return ClusterUnreachable("the API server did not accept the connection in time")
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            return ClusterTimeout(f"no answer in time (while {stage})")
+        if isinstance(exc, urllib3.exceptions.SSLError):
+            return ClusterAccessError(self.redact(f"TLS failure: {_first_line(exc)}"))
+        if isinstance(exc, urllib3.exceptions.ProxyError):
+            return ClusterUnreachable(self.redact(f"proxy failure: {_first_line(exc)}"))
+        if isinstance(exc, urllib3.exceptions.ProtocolError | ConnectionError):
+            return ClusterUnreachable(
+                self.redact(f"the connection broke while {stage}: {_first_line(exc)}")
+            )
+        if self.context.remaining() <= 0:
+            return ClusterTimeout(f"no answer in time (while {stage})")
+        return ClusterAccessError(
+            self.redact(f"request failed while {stage}: {type(exc).__name__}: {_first_line(exc)}")
+        )
+
+    def problem(
+        self,
+        status: int,
+        body: bytes,
+        what: str,
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> ReadProblem:
+        document = _json(body)
+        message = ""
+        if isinstance(document, dict) and isinstance(document.get("message"), str):
+            message = document["message"]
+        message = self.redact(message[:_MESSAGE_LIMIT]) or f"HTTP {status}"
+        if status == 403:
+            kind = ProblemKind.FORBIDDEN
+        elif status == 404:
+            kind = ProblemKind.NOT_SERVED if name is None else ProblemKind.NOT_FOUND
+        else:
+            kind = ProblemKind.FAILED
+            message = f"HTTP {status}: {message}"
+        return ReadProblem(kind, message, namespace, name)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            if len(secret) >= 6 and secret.lower() != "bearer":
+                text = text.replace(secret, "***")
+        return text
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _uid(namespaces: Listing) -> str | None:
+    for item in namespaces.items:
+        metadata = item.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("uid"), str):
+            return str(metadata["uid"])
+    return None
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0][:_MESSAGE_LIMIT] if text else type(value).__name__
+
+
+def _after_colon(exc: BaseException) -> str:
+    """``[Errno 111] Connection refused`` out of urllib3's ``<object at 0x..>: Failed...: ...``."""
+    text = _first_line(exc)
+    return text.rsplit(": ", 1)[-1] if ": " in text else text
+
+
+_UNSET: Final = frozenset({"", "<unknown>", "<none>"})
+
+
+def _table_nodes(table: Mapping[str, Any]) -> list[KubeObject] | None:
+    """Nodes of a ``meta.k8s.io`` Table as slim Node objects; None without the needed columns."""
+    definitions = table.get("columnDefinitions")
+    if not isinstance(definitions, list):
+        return None
+    index = {
+        str(c.get("name", "")).lower(): i for i, c in enumerate(definitions) if isinstance(c, dict)
+    }
+    wanted = {
+        "kernelVersion": "kernel-version",
+        "osImage": "os-image",
+        "kubeletVersion": "version",
+        "containerRuntimeVersion": "container-runtime",
+    }
+    if not all(column in index for column in wanted.values()):
+        return None
+    nodes: list[KubeObject] = []
+    for row in table.get("rows") or ():
+        if not isinstance(row, dict):
+            continue
+        cells = row.get("cells")
+        cells = cells if isinstance(cells, list) else []
+        obj = row.get("object")
+        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        metadata = metadata if isinstance(metadata, dict) else {}
+        info: dict[str, str] = {}
+        for key, column in wanted.items():
+            position = index[column]
+            value = cells[position] if position < len(cells) else None
+            if isinstance(value, str) and value not in _UNSET:
+                info[key] = value
+        name = metadata.get("name")
+        if not isinstance(name, str) and "name" in index and index["name"] < len(cells):
+            name = cells[index["name"]]
+        nodes.append(
+            slim_node(
+                {
+                    "metadata": {"name": name, "labels": metadata.get("labels")},
+                    "status": {"nodeInfo": info},
+                }
+            )
+        )
+    return nodes
