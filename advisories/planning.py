@@ -213,6 +213,10 @@ def _blocks(result: Result, key: str) -> str | None:
     if result.verdict is Verdict.AFFECTED:
         return f"affected: {result.impact()}"
     if result.verdict is Verdict.UNKNOWN and result.uncertain:
+        # Uncertain only through other unknown facts (kube-proxy's version when planning the
+        # kernel): a caveat. Uncertain whatever they are (Calico 3.28.0 on kernel 6.1): blocks.
+        if any(k != key for k in result.depends_on):
+            return None
         return "uncertain upstream: " + "; ".join(result.uncertain)
     return None
 
@@ -237,6 +241,10 @@ def safe_targets(
             continue
         current, current_words = _current(groups, key)
         if key != "kernel" and _absent(groups, key):
+            continue
+        if current is None and not keys:
+            # "The lowest version at or above the current one" needs a current one; a target
+            # for an unknown version (kube-proxy 1.11.0) would mislead.
             continue
         sub = Engine(advisories)
         candidates = _candidates(advisories, key)
