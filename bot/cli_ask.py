@@ -1,4 +1,4 @@
-"""``netadvisor ask``, ``plan``, ``mute``, ``unmute`` and ``mutes``: the bot's commands in a terminal.
+"""``netadvisor ask``, ``plan``, ``mute``, ``unmute``, ``mutes``: the bot's commands in a terminal.
 
 ``ask`` answers a plain-language question (:mod:`advisories.questions`,
 :mod:`advisories.answers`); ``plan`` compares a cluster's facts from the last scan, or stated
@@ -66,8 +66,13 @@ def register(commands: Any) -> None:
     )
     plan.add_argument("--cluster", metavar="NAME", help="use the facts of the last scan")
     add_fact_flags(plan)
-    plan.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="a change, e.g. calico=3.28.2 k8s=1.30 kernel=5.15 (repeatable)")  # fmt: skip
+    plan.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a change, e.g. calico=3.28.2 k8s=1.30 kernel=5.15 (repeatable)",
+    )
     plan.add_argument("--safe", action="store_true", help="also print safe target versions")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     _state_flag(plan)

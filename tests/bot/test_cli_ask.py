@@ -41,9 +41,12 @@ def seed_store(path: Path) -> str:
         uid="uid-prod-eu",
         status=ClusterStatus.OK,
         facts=_facts(
-            kubernetes="v1.27.3", proxy_mode="iptables", calico="v3.26.1",
-            calico_encapsulation="vxlan", spiderpool="none",
-        ),  # fmt: skip
+            kubernetes="v1.27.3",
+            proxy_mode="iptables",
+            calico="v3.26.1",
+            calico_encapsulation="vxlan",
+            spiderpool="none",
+        ),
         nodes=(
             Node("node-1", "5.4.0-150-generic", "Ubuntu 20.04.6 LTS"),
             Node("node-2", "5.4.0-150-generic", "Ubuntu 20.04.6 LTS"),
@@ -52,8 +55,9 @@ def seed_store(path: Path) -> str:
     with Store.open(url) as store, store.transaction() as tx:
         run_id = tx.begin_run(READ_AT, "test", "test")
         tx.save_cluster(
-            ClusterRecord("uid-prod-eu", "prod-eu", {}, False, ClusterState.ACTIVE, READ_AT,
-                          READ_AT, READ_AT)  # fmt: skip
+            ClusterRecord(
+                "uid-prod-eu", "prod-eu", {}, False, ClusterState.ACTIVE, READ_AT, READ_AT, READ_AT
+            )
         )
         tx.record_scan(run_id, READ_AT, cluster, "uid-prod-eu")
         tx.finish_run(run_id, READ_AT, 1, 1)
