@@ -15,6 +15,10 @@ Quick start::
         ...
         assert ("", "nodes", "list") in server.rbac_requests()
 
+Everything is read-only except ``coordination.k8s.io/v1`` Leases, which can be created and
+replaced with resourceVersion conflicts like on a real server (``server.leases``, see
+``tests/servers/leases.py``), for leader election.
+
 Scenario keys (all optional; a plain ``dict``):
 
 ``version``
@@ -101,6 +105,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers.leases import GROUP as LEASE_GROUP
+from tests.servers.leases import LeaseStore
+
 __all__ = [
     "BUILTIN_RESOURCES",
     "DEFAULT_VERSION",
@@ -143,7 +150,7 @@ ALL_VERBS: tuple[str, ...] = (
     "update",
     "watch",
 )
-_BUILTIN_GROUPS = frozenset({"", "apps", "apiextensions.k8s.io"})
+_BUILTIN_GROUPS = frozenset({"", "apps", "apiextensions.k8s.io", "coordination.k8s.io"})
 _STATUS_REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -263,6 +270,8 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     ),
     _rt("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",), ALL_VERBS, ("status",)),
     _rt("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ("all",), ALL_VERBS),
+    # Writable (create, replace): served by tests/servers/leases.py for leader election.
+    _rt("coordination.k8s.io", "v1", "Lease", "leases", True),
     _rt(
         "apiextensions.k8s.io",
         "v1",
@@ -1242,6 +1251,8 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int | None = None
     time: float = field(default_factory=time.time)
+    body: bytes = b""
+    """The request body (POST and PUT of Leases carry one)."""
 
     @property
     def rbac(self) -> RBACAttributes | None:
@@ -1405,11 +1416,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True  # we do not read chunked request bodies
-        resp = self.server.api._handle(self.command, self.path, self.headers)
+        resp = self.server.api._handle(self.command, self.path, self.headers, body)
         if resp is None:
             self.close_connection = True
             return
@@ -1494,6 +1504,13 @@ class KubeAPIServer:
         self.tls = tls
         self._scenario: Mapping[str, Any] = dict(scenario or {})
         self._store = _Store(self._scenario)
+        #: The writable Leases (seeded from the scenario's Lease objects); they outlive
+        #: ``set_scenario``.
+        self.leases = LeaseStore(
+            namespaces=lambda: self._store.buckets[("", "v1", "namespaces")].by_key,
+            first_revision=self._store.revision,
+            seed=[s.obj for s in self._store.buckets[(LEASE_GROUP, "v1", "leases")].items],
+        )
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
@@ -1590,7 +1607,9 @@ class KubeAPIServer:
 
     # -- request handling -----------------------------------------------------------------
 
-    def _handle(self, method: str, raw_path: str, headers: Any) -> _Response | None:
+    def _handle(
+        self, method: str, raw_path: str, headers: Any, body: bytes = b""
+    ) -> _Response | None:
         split = urlsplit(raw_path)
         path = split.path or "/"
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
@@ -1599,12 +1618,13 @@ class KubeAPIServer:
             path=path,
             query=query,
             headers={h: headers[h] for h in _RECORDED_HEADERS if headers.get(h) is not None},
+            body=body,
         )
         with self._lock:
             self._requests.append(record)
             store = self._store
         try:
-            resp = self._respond(store, method, path, query, headers)
+            resp = self._respond(store, method, path, query, headers, body)
         except Exception as exc:  # a bug in the fake: answer 500 and keep it for the tests
             self.handler_errors.append(exc)
             resp = _status_response(500, f"Internal error occurred: {exc!r}")
@@ -1622,6 +1642,7 @@ class KubeAPIServer:
         path: str,
         query: dict[str, str],
         headers: Any,
+        body: bytes = b"",
     ) -> _Response | None:
         if store.latency and not self._wait(store.latency):
             return None
@@ -1644,7 +1665,22 @@ class KubeAPIServer:
         rp = _parse_resource_path(path)
         if rp is None:
             return self._non_resource(store, method, path)
+        if rp.group == LEASE_GROUP and rp.resource == "leases" and rp.subresource is None:
+            return self._lease(store, method, rp, query, body)
         return self._resource(store, method, rp, query, headers)
+
+    def _lease(
+        self, store: _Store, method: str, rp: _ResourcePath, query: dict[str, str], body: bytes
+    ) -> _Response:
+        """Leases are writable (see tests/servers/leases.py); RBAC faults apply as elsewhere."""
+        attrs = rbac_attributes(method, _rebuild_path(rp), query)
+        assert attrs is not None
+        if store.is_forbidden(rp.group, rp.resource, attrs.verb):
+            return self._forbidden(store, rp, attrs)
+        if attrs.verb == "watch":
+            return _status_response(405, "watching Leases is not supported by this fake server")
+        status, answer = self.leases.handle(method, rp.namespace, rp.name, body)
+        return _json_response(status, answer)
 
     # -- non-resource URLs ----------------------------------------------------------------
 
