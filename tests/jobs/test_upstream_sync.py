@@ -80,8 +80,9 @@ def test_merged_is_read_from_merged_not_from_merge_commit_sha(
 ) -> None:
     with harness(tmp_path, advisories) as h:
         k8s = world(h.server)
-        k8s.pull(122204, "Fix race (closed, superseded)", base="master", merged=False,
-                 state="closed")  # fmt: skip
+        k8s.pull(
+            122204, "Fix race (closed, superseded)", base="master", merged=False, state="closed"
+        )
         h.sync()
         state = h.store.states()[PR_122204]
         raw = h.server.repos["kubernetes/kubernetes"].pulls[122204]
@@ -111,8 +112,12 @@ def test_a_second_sync_with_nothing_changed_sends_only_conditional_requests_answ
 def test_a_newly_released_tag_is_news_once_and_not_again(tmp_path: Path) -> None:
     with harness(tmp_path, [advisory(KP_RACE)]) as h:
         k8s = build_kubernetes(h.server)
-        k8s.pull(122900, "Automated cherry pick of #122204: Fix race condition in iptables "
-                 "partial sync handling", base="release-1.26")  # fmt: skip
+        k8s.pull(
+            122900,
+            "Automated cherry pick of #122204: Fix race condition in iptables "
+            "partial sync handling",
+            base="release-1.26",
+        )
         h.sync()
         before = h.store.states()[PR_122204]
         assert LineFix("1.26", None, 122900) in before.fixes  # merged, not released yet
@@ -319,8 +324,11 @@ def test_tags_are_read_page_by_page_following_link_headers(
     with harness(tmp_path, advisories, per_page_max=10) as h:
         world(h.server)
         h.sync()
-        pages = [r.query.get("page", "1") for r in h.server.iter_requests()
-                 if r.path == "/repos/kubernetes/kubernetes/tags"]  # fmt: skip
+        pages = [
+            r.query.get("page", "1")
+            for r in h.server.iter_requests()
+            if r.path == "/repos/kubernetes/kubernetes/tags"
+        ]
         state = h.store.states()[PR_122204]
     assert pages == ["1", "2", "3"]  # 27 tags, 10 a page
     assert state.fixes[0] == LineFix("1.27", "v1.27.11", 122815)

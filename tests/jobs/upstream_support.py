@@ -63,8 +63,11 @@ def build_kubernetes(server: GitHubAPIServer) -> FakeRepo:
     v1.29.2 (#122756), v1.30.0 (#122204 itself, merged into master before release-1.30).
     """
     k8s = server.repo("kubernetes/kubernetes")
-    k8s.issue(121362, "kube-proxy: endpoints not updated after a partial sync",
-              labels=["kind/bug", "sig/network"])  # fmt: skip
+    k8s.issue(
+        121362,
+        "kube-proxy: endpoints not updated after a partial sync",
+        labels=["kind/bug", "sig/network"],
+    )
     for minor in (27, 28, 29):
         k8s.commit("master", f"work toward 1.{minor}")
         k8s.branch(f"release-1.{minor}", "master")
@@ -93,10 +96,16 @@ def build_kubernetes(server: GitHubAPIServer) -> FakeRepo:
             labels=["kind/bug", "cherry-pick-approved", "release-note"],
         )
     # Decoys: a PR that only mentions #122204, and a revert of a pick that was never merged.
-    k8s.pull(122300, "Update CHANGELOG for v1.29.2", base="master",
-             body="Mentions #122204 among others")  # fmt: skip
-    k8s.pull(122301, 'Revert "Automated cherry pick of #122204"', base="release-1.29",
-             merged=False, state="closed")  # fmt: skip
+    k8s.pull(
+        122300, "Update CHANGELOG for v1.29.2", base="master", body="Mentions #122204 among others"
+    )
+    k8s.pull(
+        122301,
+        'Revert "Automated cherry pick of #122204"',
+        base="release-1.29",
+        merged=False,
+        state="closed",
+    )
     for minor, patch in ((27, 11), (28, 7), (29, 2)):
         k8s.commit(f"release-1.{minor}", f"Release commit for Kubernetes v1.{minor}.{patch}")
         k8s.tag(f"v1.{minor}.{patch}", f"release-1.{minor}")
@@ -120,8 +129,12 @@ def build_spiderpool(server: GitHubAPIServer) -> FakeRepo:
     for patch in (0, 1):
         sp.commit("release-v0.9", f"release v0.9.{patch}")
         sp.tag(f"v0.9.{patch}", "release-v0.9")
-    sp.pull(3211, "fix the logic of obtaining kubeadm-config", base="release-v0.9",
-            labels=["release/bug", "cherrypick-release-v0.8"])  # fmt: skip
+    sp.pull(
+        3211,
+        "fix the logic of obtaining kubeadm-config",
+        base="release-v0.9",
+        labels=["release/bug", "cherrypick-release-v0.8"],
+    )
     for patch in range(2, 9):
         sp.commit("release-v0.9", f"release v0.9.{patch}")
         sp.tag(f"v0.9.{patch}", "release-v0.9")
