@@ -108,6 +108,8 @@ class Environment:
     """``~/.kube/config``."""
     in_cluster: bool = False
     """True in a pod: ``KUBERNETES_SERVICE_HOST`` is set and the service account token exists."""
+    state_home: Path | None = None
+    """``$XDG_STATE_HOME`` or ``~/.local/state``: netadvisor keeps its state under it."""
 
     def default_kubeconfig(self) -> str | None:
         """``$KUBECONFIG`` if set, else ``~/.kube/config`` if it exists, else None."""
@@ -130,6 +132,14 @@ class Settings:
     """How many clusters are read at the same time."""
     cluster_timeout: float = 30.0
     """Seconds one cluster may take, all requests and credential plugins included."""
+    database: Secret | None = None
+    """SQLAlchemy URL of the state database (None: SQLite under the state directory)."""
+    github_api_url: str = "https://api.github.com"
+    """GitHub REST API base URL (GitHub Enterprise: ``https://HOST/api/v3``)."""
+    github_token: Secret | None = None
+    """GitHub token for upstream tracking (optional; raises the rate limit)."""
+    github_budget: int = 60
+    """Requests one upstream sync may send when there is no token."""
     environment: Environment = field(default_factory=Environment, compare=False)
     """Where the environment says clusters are (kubeconfig, in-cluster)."""
 
@@ -154,10 +164,14 @@ class SettingSpec:
     parse: Callable[[Any, str, Path | None], Any]
     """(value, field name, directory of the file or None) -> value; raises ValueError."""
     secret: bool = False
+    env: str | None = None
+    """The variable, when it is not ``NETADVISOR_<KEY>`` (``GITHUB_TOKEN``)."""
 
     @property
     def variable(self) -> str:
-        """``NETADVISOR_<KEY>``."""
+        """``NETADVISOR_<KEY>``, or :attr:`env`."""
+        if self.env:
+            return self.env
         return ENV_PREFIX + self.key.upper().replace("-", "_")
 
     @property
@@ -217,6 +231,18 @@ def _clusters(value: Any, name: str, base: Path | None) -> tuple[ClusterSettings
     return tuple(out)
 
 
+def _http_url(value: Any, name: str, base: Path | None) -> str:
+    if not isinstance(value, str) or not value.strip().startswith(("https://", "http://")):
+        raise ValueError(f"must be an http(s):// URL, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _text(value: Any, name: str, base: Path | None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
 SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "clusters",
@@ -238,6 +264,35 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "Seconds one cluster may take in all (requests and credential plugins); a cluster that "
         "takes longer is reported as `timeout`.",
         _seconds,
+    ),
+    SettingSpec(
+        "database",
+        "SQLite: `$XDG_STATE_HOME/netadvisor/state.db`",
+        "The state database as a SQLAlchemy URL (`sqlite:///PATH`, `postgresql://USER@HOST/DB`).",
+        _text,
+        secret=True,
+    ),
+    SettingSpec(
+        "github-api-url",
+        "`https://api.github.com`",
+        "GitHub REST API used by upstream tracking (GitHub Enterprise: `https://HOST/api/v3`).",
+        _http_url,
+    ),
+    SettingSpec(
+        "github-token",
+        "none",
+        "GitHub token for upstream tracking (variable `GITHUB_TOKEN`); optional, it raises the "
+        "rate limit and makes unchanged syncs free. Never logged.",
+        _text,
+        secret=True,
+        env="GITHUB_TOKEN",
+    ),
+    SettingSpec(
+        "github-budget",
+        "60",
+        "Requests one upstream sync may send without a token (GitHub allows 60 an hour); the "
+        "next sync resumes where it stopped.",
+        _positive_int,
     ),
 )
 """Every setting; later features add theirs here (and a field to :class:`Settings`)."""
@@ -444,6 +499,13 @@ def _environment(environ: Mapping[str, str]) -> Environment:
         kubeconfig=environ.get("KUBECONFIG") or None,
         home_kubeconfig=Path(home) / ".kube" / "config" if home else None,
         in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")) and token_present,
+        state_home=(
+            Path(environ["XDG_STATE_HOME"])
+            if environ.get("XDG_STATE_HOME")
+            else Path(home) / ".local" / "state"
+            if home
+            else None
+        ),
     )
 
 
