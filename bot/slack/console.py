@@ -1,0 +1,92 @@
+"""The terminal notifier: what would be posted to Slack, printed as text.
+
+Used when no Slack token or channel is configured (the embedded default), and always for demo
+data. It renders the same Block Kit messages as the Slack notifier and turns them into text, so
+the terminal shows what a channel would read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from bot.slack.blocks import Block, SlackMessage
+from bot.slack.messages import digest_messages, match_message, node_list_messages, notice_reply
+from jobs.digest import Digest
+from jobs.notify import MatchNotice, MessageRef, NoticeKind, Posted, Step, StepAction
+
+__all__ = ["ConsoleNotifier", "blocks_to_text"]
+
+_RULE = "-" * 72
+
+
+def _element_text(element: Any) -> str:
+    if isinstance(element, dict):
+        return str(element.get("text", ""))
+    return ""
+
+
+def blocks_to_text(blocks: Iterable[Block]) -> str:
+    """Block Kit as plain text: headers underlined, sections as they are, context in brackets."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _element_text(block.get("text"))
+            lines += [title, "=" * min(len(title), 72)]
+        elif kind == "section":
+            lines.append(_element_text(block.get("text")))
+        elif kind == "context":
+            lines.append("  ".join(_element_text(e) for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("")
+    text = "\n".join(lines)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class ConsoleNotifier:
+    """Prints notices to ``stream`` (standard error under ``--json``). Thread-safe."""
+
+    posts = False
+
+    def __init__(self, stream: TextIO, *, label: str = "") -> None:
+        self.stream = stream
+        self.label = label
+        """Said before each message, e.g. why it is printed rather than posted."""
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def plan(
+        self, notice: MatchNotice | Digest, intent: str, channel: str, original: MessageRef | None
+    ) -> Sequence[Step]:
+        """One printed message per notice: the whole message for new ones and digests, the
+        thread reply for updates and closings."""
+        messages: list[SlackMessage]
+        if isinstance(notice, Digest):
+            messages = digest_messages(notice)
+        elif notice.kind is NoticeKind.NEW:
+            messages = [*match_message(notice), *node_list_messages(notice)]
+        else:
+            messages = notice_reply(notice)
+            header = f"{notice.snapshot.advisory_id} on {notice.cluster.name}"
+            messages = [SlackMessage(m.text, [_plain(header), *m.blocks]) for m in messages]
+        text = "\n\n".join(blocks_to_text(m.blocks) for m in messages)
+        return [Step(StepAction.POST, channel, text, f"{intent}/0")]
+
+    def perform(self, step: Step, thread: str | None) -> Posted:
+        """Print the step's text between rules."""
+        with self._lock:
+            self.count += 1
+            prefix = f"{self.label}\n" if self.label else ""
+            print(f"{_RULE}\n{prefix}{step.body}\n{_RULE}", file=self.stream, flush=True)
+            return Posted("terminal", str(self.count))
+
+    def lookup(self, step: Step, thread: str | None, since: datetime) -> Posted | None:
+        """Nothing printed can be looked up."""
+        return None
+
+
+def _plain(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}

@@ -1,0 +1,237 @@
+"""What netadvisor's Slack messages say: match notices and digests rendered in Block Kit.
+
+Every match message names the cluster, the catalog version and the facts that triggered it, so
+that "why was this posted?" is answered in the message itself. Long node lists go to a thread
+reply; anything longer than Slack allows is split (see :mod:`bot.slack.blocks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from bot.slack.blocks import Block, SlackMessage, context, divider, escape, header, pages, section
+from jobs.digest import Digest, DigestMatch
+from jobs.notify import MatchNotice, MatchSnapshot, NoticeKind
+
+__all__ = [
+    "INLINE_NODES",
+    "digest_messages",
+    "match_message",
+    "node_list_messages",
+    "notice_reply",
+]
+
+INLINE_NODES: Final = 15
+"""Node names listed in the message itself; longer lists go to a thread reply."""
+
+_SEVERITY_MARK: Final = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":white_circle:",
+}
+_CLOSED_MARK: Final = {
+    NoticeKind.RESOLVED: (":white_check_mark:", "RESOLVED"),
+    NoticeKind.RETIRED: (":heavy_minus_sign:", "RETIRED"),
+    NoticeKind.REPLACED: (":arrows_counterclockwise:", "CLOSED (cluster replaced)"),
+}
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
+
+
+def _severity(snap: MatchSnapshot) -> str:
+    return (snap.severity or "unrated").upper()
+
+
+def _headline(snap: MatchSnapshot) -> str:
+    return f"[{_severity(snap)}] {snap.advisory_id}: {snap.title}"
+
+
+def _fallback(notice: MatchNotice, prefix: str = "") -> str:
+    text = f"{prefix}{_headline(notice.snapshot)} on {notice.cluster.name}"
+    return text[:3000]
+
+
+def _triggers(snap: MatchSnapshot) -> str:
+    facts = [f"{escape(key)} `{escape(value)}`" for key, value in snap.triggers]
+    lines = ["*Why this was posted:* " + (", ".join(facts) or "the catalog's conditions hold")]
+    for group in snap.groups:
+        os_image = f" ({escape(group.os_image)})" if group.os_image else ""
+        kernel = f"kernel `{escape(group.kernel)}`" if group.kernel else "unknown kernel"
+        lines.append(f"• {group.count} node{'s' if group.count != 1 else ''}: {kernel}{os_image}")
+    return "\n".join(lines)
+
+
+def _nodes(snap: MatchSnapshot) -> str:
+    nodes = snap.affected_nodes
+    total = f" of {snap.node_count}" if snap.node_count else ""
+    if not nodes:
+        return "*Affected nodes:* the whole cluster (decided by cluster-wide facts)"
+    shown = ", ".join(f"`{escape(n)}`" for n in nodes[:INLINE_NODES])
+    more = ""
+    if len(nodes) > INLINE_NODES:
+        more = f" and {len(nodes) - INLINE_NODES} more (full list in the thread)"
+    return f"*Affected nodes ({len(nodes)}{total}):* {shown}{more}"
+
+
+def _body(snap: MatchSnapshot) -> list[Block]:
+    blocks: list[Block] = []
+    blocks += section(_nodes(snap))
+    blocks += section(_triggers(snap))
+    blocks += section("*Impact:* " + escape(snap.impact))
+    blocks += section("*Recommendation:* " + escape(snap.recommendation))
+    for description, command in snap.workaround:
+        label = f"*Workaround:* {escape(description)}" if description else "*Workaround:*"
+        blocks += section(f"{label}\n```{command}```")
+    if snap.fixed_in:
+        blocks += section("*Fixed in:* " + ", ".join(snap.fixed_in))
+    links = [f"<{url}|{kind.lower()}>" for kind, url in snap.references]
+    if links:
+        blocks += context("*References:* " + " · ".join(links))
+    return blocks
+
+
+def _about(notice: MatchNotice) -> str:
+    cluster = notice.cluster
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(cluster.labels.items()))
+    parts = [f"Cluster *{escape(cluster.name)}* (kube-system UID `{escape(cluster.uid)}`)"]
+    if labels:
+        parts.append(f"labels {escape(labels)}")
+    parts.append(f"catalog {escape(notice.snapshot.catalog_version)}")
+    parts.append(f"component {escape(notice.snapshot.component)}")
+    if notice.opened_at:
+        parts.append(f"affected since {_when(notice.opened_at)}")
+    return " · ".join(parts)
+
+
+def match_message(notice: MatchNotice) -> list[SlackMessage]:
+    """The match's own message (as posted, updated or closed) and its continuation pages.
+
+    The first element is the message; any others are thread replies that continue it.
+    """
+    snap = notice.snapshot
+    mark = _SEVERITY_MARK.get(snap.severity or "", ":warning:")
+    blocks: list[Block] = []
+    prefix = ""
+    if notice.kind in _CLOSED_MARK:
+        emoji, word = _CLOSED_MARK[notice.kind]
+        prefix = f"{word}: "
+        blocks.append(header(f"{emoji} {word}: {snap.advisory_id}: {snap.title}"))
+        blocks += section(f"*{word.capitalize()} {_when(notice.at)}:* {escape(notice.reason)}")
+    else:
+        blocks.append(header(f"{mark} {_headline(snap)}"))
+    blocks += context(_about(notice))
+    if notice.kind is NoticeKind.UPDATED:
+        blocks += context(f"_Updated {_when(notice.at)}: what changed is in the thread._")
+    blocks.append(divider())
+    blocks += _body(snap)
+    fallback = _fallback(notice, prefix)
+    return [
+        SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
+        for i, page in enumerate(pages(blocks))
+    ]
+
+
+def node_list_messages(notice: MatchNotice) -> list[SlackMessage]:
+    """Thread replies listing every affected node, when the message could not list them all."""
+    nodes = notice.snapshot.affected_nodes
+    if len(nodes) <= INLINE_NODES:
+        return []
+    text = f"*All {len(nodes)} affected nodes of {escape(notice.cluster.name)}:*\n" + "\n".join(
+        f"• `{escape(n)}`" for n in nodes
+    )
+    fallback = f"{len(nodes)} affected nodes of {notice.cluster.name}"
+    return [SlackMessage(fallback, page) for page in pages(section(text))]
+
+
+def notice_reply(notice: MatchNotice) -> list[SlackMessage]:
+    """The thread reply that says what changed (UPDATED) or when and why it closed."""
+    if notice.kind is NoticeKind.UPDATED:
+        lines = [f":pencil2: *Updated {_when(notice.at)}*"]
+        lines += [f"• {escape(change)}" for change in notice.changes]
+        fallback = f"Updated: {notice.snapshot.advisory_id} on {notice.cluster.name}"
+    else:
+        emoji, word = _CLOSED_MARK[notice.kind]
+        lines = [f"{emoji} *{word.capitalize()} {_when(notice.at)}:* {escape(notice.reason)}"]
+        fallback = f"{word.capitalize()}: {notice.snapshot.advisory_id} on {notice.cluster.name}"
+    return [SlackMessage(fallback, page) for page in pages(section("\n".join(lines)))]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _line(match: DigestMatch, detail: str = "") -> str:
+    severity = (match.severity or "unrated").upper()
+    nodes = f" ({match.nodes} node{'s' if match.nodes != 1 else ''})" if match.nodes else ""
+    text = f"• [{severity}] *{escape(match.advisory_id)}* on *{escape(match.cluster)}*{nodes}"
+    text += f": {escape(match.title)}"
+    if detail:
+        text += f" — {escape(detail)}"
+    return text
+
+
+def _list(title: str, lines: Sequence[str]) -> list[Block]:
+    if not lines:
+        return []
+    return section(f"*{title}*\n" + "\n".join(lines))
+
+
+def digest_messages(digest: Digest) -> list[SlackMessage]:
+    """The digest: the first message and its continuation pages (thread replies)."""
+    since = f" since {_when(digest.since)}" if digest.since else ""
+    blocks: list[Block] = [header(f"netadvisor digest, {digest.at:%Y-%m-%d}")]
+    summary = (
+        f"{len(digest.new)} new{since}, {len(digest.resolved)} resolved, "
+        f"{len(digest.open)} open, {len(digest.unknown)} unknown, "
+        f"{len(digest.unreadable)} cluster(s) unreadable"
+    )
+    if digest.demo:
+        summary += " · _demo data_"
+    blocks += context(summary)
+    if digest.empty:
+        blocks += section("Nothing to report: no open matches and every cluster was read.")
+    blocks += _list(f"New{since} ({len(digest.new)})", [_line(m) for m in digest.new])
+    blocks += _list(
+        f"Resolved{since} ({len(digest.resolved)})",
+        [_line(m, f"resolved {_when(m.closed_at)}") for m in digest.resolved],
+    )
+    if digest.open:
+        by_severity = " · ".join(f"{s}: {n}" for s, n in digest.open_by_severity().items())
+        by_cluster = " · ".join(f"{escape(c)}: {n}" for c, n in digest.open_by_cluster().items())
+        blocks += section(
+            f"*Open ({len(digest.open)})*\nBy severity: {by_severity}\nBy cluster: {by_cluster}"
+        )
+        blocks += section(
+            "\n".join(
+                _line(m, f"stale since {_when(m.stale_since)}: {m.reason}" if m.stale_since else "")
+                for m in digest.open
+            )
+        )
+    blocks += _list(
+        f"Unknown ({len(digest.unknown)}): verdicts that depend on facts nobody knows",
+        [_line(m, m.reason) for m in digest.unknown],
+    )
+    blocks += _list(
+        f"Clusters that could not be read ({len(digest.unreadable)})",
+        [
+            f"• *{escape(c.name)}* since {_when(c.since)}: {escape(c.error)}"
+            for c in digest.unreadable
+        ],
+    )
+    blocks += _list(
+        f"Mutes expiring soon ({len(digest.expiring_mutes)})",
+        [
+            f"• #{m.id} {escape(m.scope)}, by {escape(m.created_by)}: {escape(m.reason)} "
+            f"(expires {_when(m.expires_at)})"
+            for m in digest.expiring_mutes
+        ],
+    )
+    fallback = f"netadvisor digest {digest.at:%Y-%m-%d}: {summary}"
+    return [
+        SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
+        for i, page in enumerate(pages(blocks))
+    ]

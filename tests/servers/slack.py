@@ -1,0 +1,436 @@
+"""A Slack Web API server on 127.0.0.1 for tests: the real ``slack_sdk`` WebClient talks to it.
+
+It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
+``conversations.replies`` and ``conversations.list`` the way Slack does (form or JSON bodies,
+``Authorization: Bearer``, message metadata returned only with ``include_all_metadata``, newest
+first with cursors), enforces the Block Kit limits netadvisor must respect (50 blocks per
+message, 3,000 characters per section text, 150 per header), and records every request body.
+
+Failures are queued per method with :meth:`SlackServer.fail`: an HTTP status (429 with
+``Retry-After``, 500 or 503, optionally *after* storing the message, as when Slack stored it and
+the answer was lost), an ``ok: false`` error (``channel_not_found``, ``invalid_auth``...), or a
+dropped connection.
+
+Quick start::
+
+    with SlackServer(channels={"C0NET": "net"}) as slack:
+        client = WebClient(token=slack.token, base_url=slack.url)
+        client.chat_postMessage(channel="#net", text="hi")
+        assert slack.messages("C0NET")[0]["text"] == "hi"
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["Failure", "Recorded", "SlackServer"]
+
+JSON = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the server received it."""
+
+    method: str
+    """The API method, e.g. ``chat.postMessage``."""
+    params: JSON
+    """Query, form and JSON parameters merged (JSON-encoded form fields are decoded)."""
+    authorization: str | None
+
+
+@dataclass
+class Failure:
+    """What the next call of a method does instead of succeeding."""
+
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    store: bool = False
+    """Store the message first (chat.postMessage), then fail: the answer is lost."""
+    drop: bool = False
+    """Close the connection without answering."""
+
+
+@dataclass
+class _State:
+    channels: dict[str, str]
+    messages: dict[str, list[JSON]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    clock: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{":
+        with suppress(ValueError):
+            return json.loads(value)
+    return value
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        method = url.path.rsplit("/", 1)[-1]
+        params: JSON = {k: _decode(v[0]) for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        kind = self.headers.get("Content-Type", "")
+        if body and kind.startswith("application/json"):
+            params.update(json.loads(body))
+        elif body:
+            parsed = parse_qs(body.decode(), keep_blank_values=True)
+            params.update({k: _decode(v[0]) for k, v in parsed.items()})
+        state = self.server.state
+        authorization = self.headers.get("Authorization")
+        with state.lock:
+            state.requests.append(Recorded(method, params, authorization))
+            queue = state.failures.get(method) or []
+            failure = queue.pop(0) if queue else None
+        if failure is not None and failure.store and method == "chat.postMessage":
+            self._call(method, params, authorization)
+        if failure is not None:
+            if failure.drop:
+                self.close_connection = True
+                with suppress(OSError):
+                    self.connection.shutdown(2)
+                return
+            headers = {}
+            if failure.retry_after is not None:
+                headers["Retry-After"] = str(failure.retry_after)
+            answer: JSON = {"ok": False, "error": failure.error or "internal_error"}
+            self._send(failure.status, answer, headers)
+            return
+        status, answer = self._call(method, params, authorization)
+        self._send(status, answer, {})
+
+    def _call(self, method: str, params: JSON, authorization: str | None) -> tuple[int, JSON]:
+        server = self.server
+        if authorization != f"Bearer {server.token}":
+            return 200, {"ok": False, "error": "invalid_auth" if authorization else "not_authed"}
+        handler = getattr(server, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}
+        with server.state.lock:
+            answer: JSON = handler(params)
+        return 200, answer
+
+    def _send(self, status: int, answer: JSON, headers: Mapping[str, str]) -> None:
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _block_problem(blocks: Any) -> str | None:
+    if not isinstance(blocks, list):
+        return "blocks must be a list"
+    if len(blocks) > MAX_BLOCKS:
+        return f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+    for index, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "section":
+            text = (block.get("text") or {}).get("text", "")
+            if len(text) > MAX_SECTION_TEXT:
+                return f"must be less than {MAX_SECTION_TEXT + 1} characters [/blocks/{index}/text]"
+            if not text and not block.get("fields"):
+                return f"section needs text or fields [/blocks/{index}]"
+        elif kind == "header":
+            text = (block.get("text") or {}).get("text", "")
+            if block.get("text", {}).get("type") != "plain_text":
+                return f"header text must be plain_text [/blocks/{index}/text]"
+            if len(text) > MAX_HEADER_TEXT:
+                return f"must be less than {MAX_HEADER_TEXT + 1} characters [/blocks/{index}/text]"
+        elif kind == "context":
+            if len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
+                return f"no more than {MAX_CONTEXT_ELEMENTS} items allowed [/blocks/{index}]"
+        elif kind not in ("divider", "rich_text", "actions", "image"):
+            return f"unknown block type {kind!r} [/blocks/{index}]"
+    return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, state: _State, token: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+        self.token = token
+
+    # Every api_* method runs with the state's lock held.
+
+    def _channel(self, value: Any) -> str | None:
+        name = str(value or "").lstrip("#")
+        if name in self.state.channels:
+            return name
+        for channel_id, channel_name in self.state.channels.items():
+            if channel_name == name:
+                return channel_id
+        return None
+
+    def _ts(self) -> str:
+        # Slack's ts is the time of posting, unique per channel.
+        self.state.clock = max(time.time(), self.state.clock + 0.000001)
+        return f"{self.state.clock:.6f}"
+
+    def api_auth_test(self, params: JSON) -> JSON:
+        return {
+            "ok": True,
+            "url": "https://netadvisor-test.slack.com/",
+            "team": "Test",
+            "user": "netadvisor",
+            "team_id": "T0TEST",
+            "user_id": "U0BOT",
+            "bot_id": "B0BOT",
+        }
+
+    def api_chat_postMessage(self, params: JSON) -> JSON:
+        channel = self._channel(params.get("channel"))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        blocks = params.get("blocks")
+        if blocks is not None:
+            problem = _block_problem(blocks)
+            if problem:
+                return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if not params.get("text") and not blocks:
+            return {"ok": False, "error": "no_text"}
+        message: JSON = {
+            "type": "message",
+            "user": "U0BOT",
+            "bot_id": "B0BOT",
+            "text": params.get("text", ""),
+            "ts": self._ts(),
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        metadata = params.get("metadata")
+        if metadata:
+            message["metadata"] = {
+                "event_type": metadata.get("event_type"),
+                "event_payload": metadata.get("event_payload", {}),
+            }
+        thread = params.get("thread_ts")
+        if thread:
+            parent = self._find(channel, str(thread))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            message["thread_ts"] = str(thread)
+            parent.setdefault("reply_count", 0)
+            parent["reply_count"] += 1
+            parent["thread_ts"] = parent["ts"]
+        self.state.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _find(self, channel: str, ts: str) -> JSON | None:
+        for message in self.state.messages.get(channel, []):
+            if message["ts"] == ts:
+                return message
+        return None
+
+    def api_chat_update(self, params: JSON) -> JSON:
+        channel = str(params.get("channel") or "")
+        if channel not in self.state.channels:
+            # chat.update takes a channel ID only.
+            return {"ok": False, "error": "channel_not_found"}
+        message = self._find(channel, str(params.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        blocks = params.get("blocks")
+        if blocks is not None:
+            problem = _block_problem(blocks)
+            if problem:
+                return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+            message["blocks"] = blocks
+        if "text" in params:
+            message["text"] = params["text"]
+        message["edited"] = {"user": "U0BOT", "ts": self._ts()}
+        return {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"]}
+
+    def _visible(self, message: JSON, params: JSON) -> JSON:
+        shown = dict(message)
+        if not _truthy(params.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
+
+    def _page(self, items: list[JSON], params: JSON, key: str) -> JSON:
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        answer: JSON = {"ok": True, key: page, "has_more": more}
+        answer["response_metadata"] = {"next_cursor": str(start + limit) if more else ""}
+        return answer
+
+    def api_conversations_history(self, params: JSON) -> JSON:
+        channel = str(params.get("channel") or "")
+        if channel not in self.state.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 1e12)
+        top = [
+            self._visible(m, params)
+            for m in self.state.messages.get(channel, [])
+            if "thread_ts" not in m or m["thread_ts"] == m["ts"]
+            if oldest < float(m["ts"]) < latest
+        ]
+        return self._page(list(reversed(top)), params, "messages")
+
+    def api_conversations_replies(self, params: JSON) -> JSON:
+        channel = str(params.get("channel") or "")
+        if channel not in self.state.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(params.get("ts") or "")
+        parent = self._find(channel, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        oldest = float(params.get("oldest") or 0)
+        thread = [parent] + [
+            m
+            for m in self.state.messages.get(channel, [])
+            if m.get("thread_ts") == ts and m["ts"] != ts and float(m["ts"]) > oldest
+        ]
+        return self._page([self._visible(m, params) for m in thread], params, "messages")
+
+    def api_conversations_list(self, params: JSON) -> JSON:
+        channels = [
+            {"id": channel_id, "name": name, "is_channel": True, "is_member": True}
+            for channel_id, name in self.state.channels.items()
+        ]
+        return self._page(channels, params, "channels")
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+class SlackServer:
+    """The server; use as a context manager (``start`` / ``stop`` also work)."""
+
+    def __init__(
+        self, channels: Mapping[str, str] | None = None, token: str = "xoxb-test-token"
+    ) -> None:
+        self.token = token
+        self._state = _State(dict(channels or {"C0NET": "net"}))
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL for ``WebClient(base_url=...)`` (ends with ``/api/``)."""
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/"
+
+    def start(self) -> SlackServer:
+        """Listen on a free port of 127.0.0.1."""
+        self._server = _Server(self._state, self.token)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> SlackServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- scripting and inspection -------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        store: bool = False,
+        drop: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail this way."""
+        with self._state.lock:
+            queue = self._state.failures.setdefault(method, [])
+            queue.extend(Failure(status, error, retry_after, store, drop) for _ in range(times))
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        """A channel the bot is a member of."""
+        with self._state.lock:
+            self._state.channels[channel_id] = name
+
+    def messages(self, channel: str) -> list[JSON]:
+        """Every message of a channel (thread replies included), oldest first."""
+        with self._state.lock:
+            return [dict(m) for m in self._state.messages.get(channel, [])]
+
+    def top_level(self, channel: str) -> list[JSON]:
+        """Messages that are not thread replies, oldest first."""
+        return [m for m in self.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+    def replies(self, channel: str, ts: str) -> list[JSON]:
+        """The replies in the thread of ``ts``, oldest first."""
+        return [m for m in self.messages(channel) if m.get("thread_ts") == ts and m["ts"] != ts]
+
+    def requests(self, method: str | None = None) -> list[Recorded]:
+        """Recorded requests (of one method when given), oldest first."""
+        with self._state.lock:
+            return [r for r in self._state.requests if method is None or r.method == method]
+
+    def all_messages(self) -> Iterator[tuple[str, JSON]]:
+        """(channel, message) for every stored message."""
+        with self._state.lock:
+            items = [(c, dict(m)) for c, ms in self._state.messages.items() for m in ms]
+        yield from items
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Recorded]:
+        """Wait until ``count`` requests of ``method`` arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.requests(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(
+            f"{count} {method} request(s) expected, got {len(self.requests(method))}"
+        )
