@@ -154,6 +154,8 @@ class Digest:
     expiring_mutes: tuple[ExpiringMute, ...] = ()
     demo: bool = False
     """Every cluster in it is demo data."""
+    clusters: int = 0
+    """How many clusters it covers."""
 
     def open_by_severity(self) -> dict[str, int]:
         """Open matches per severity, worst first (severities with none left out)."""
@@ -193,6 +195,7 @@ class Digest:
             "unreadable": [c.to_json() for c in self.unreadable],
             "expiring_mutes": [m.to_json() for m in self.expiring_mutes],
             "demo": self.demo,
+            "clusters": self.clusters,
         }
 
     @staticmethod
@@ -227,6 +230,7 @@ class Digest:
                 for m in data["expiring_mutes"]
             ),
             demo=bool(data["demo"]),
+            clusters=int(data.get("clusters", 0)),
         )
 
 
@@ -238,7 +242,8 @@ def _entry(match: MatchRecord, cluster: ClusterRecord) -> DigestMatch:
     snap = match.snapshot
     reason = match.close_reason or match.stale_reason or ""
     if match.state is MatchState.UNKNOWN:
-        reason = snap.depends_text or ("depends on " + ", ".join(snap.depends_on))
+        depends = f"depends on {', '.join(snap.depends_on)}" if snap.depends_on else ""
+        reason = "; ".join(p for p in (depends, snap.depends_text) if p)
     return DigestMatch(
         cluster=cluster.name,
         cluster_uid=cluster.uid,
@@ -329,6 +334,7 @@ def build_digest(
         unreadable=unreadable,
         expiring_mutes=expiring,
         demo=bool(mine) and all(c.demo for c in mine.values()),
+        clusters=len(mine),
     )
 
 

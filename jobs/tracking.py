@@ -37,7 +37,7 @@ from typing import Final
 from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
 from advisories.models import Verdict
 from advisories.serialize import fixed_versions
-from jobs.digest import Digest
+from jobs.digest import Digest, collect
 from jobs.notify import (
     ClusterRef,
     DeliveryUncertain,
@@ -774,6 +774,34 @@ class Tracker:
 
         intent: str = self.store.run(work)
         return intent
+
+    def send_digests(
+        self, now: datetime, clock: Callable[[], datetime] | None = None
+    ) -> tuple[list[Digest], DeliveryReport]:
+        """Build every channel's digest now; post it (queued, then delivered) or print it.
+
+        Without a chat service there is one digest of every cluster, printed. A routed channel
+        that no cluster goes to gets none; the default channel always gets one.
+        """
+        assert self.store is not None
+        posting = self.notifier.posts
+        routing = self.routing if posting else None
+        digests = self.store.run(lambda tx: collect(tx, routing, now))
+        sent: list[Digest] = []
+        for digest in digests:
+            if posting and digest.channel != self.routing.default and not digest.clusters:
+                continue
+            sent.append(digest)
+            if posting and not self.dry_run:
+                self.queue_digest(digest, digest.channel, now)
+            elif not self.dry_run:
+                for step in self.console.plan(digest, "", digest.channel, None):
+                    self.console.perform(step, None)
+                self.store.run(lambda tx, d=digest: tx.set_last_digest(d.channel, now))
+        report = DeliveryReport()
+        if posting and not self.dry_run:
+            report = self.deliver(clock or (lambda: now))
+        return sent, report
 
     def deliver(self, clock: Callable[[], datetime]) -> DeliveryReport:
         """Send every pending intent, oldest first, recording each step as it is done.

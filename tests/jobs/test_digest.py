@@ -1,0 +1,226 @@
+"""The daily digest: new since the last one, resolved, open by severity and cluster, unknowns
+with what they depend on, unreadable clusters since when, mutes about to expire; per channel."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
+from bot.slack.console import ConsoleNotifier
+from bot.slack.messages import digest_messages
+from jobs.digest import TERMINAL, Digest, collect
+from jobs.notify import Route, Routing
+from jobs.store import Store
+from jobs.tracking import Tracker
+from tests.jobs.notifiers import MemoryChat, MemoryTerminal
+from tests.state_databases import BACKENDS, database_url
+from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+GOLDEN = Path(__file__).parent.parent / "bot" / "golden"
+ROUTING = Routing("#net", (Route({"env": "prod"}, "#net-prod"),))
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with database_url(request.param, tmp_path) as url, Store.open(url) as opened:
+        yield opened
+
+
+def record(store: Store, at: datetime, *clusters: object, retire: bool = False) -> None:
+    t = Tracker(store, MemoryChat(), MemoryTerminal(), ROUTING)
+    t.record(
+        scan(*clusters),
+        at,
+        source="test",
+        catalog_version=catalog().version,  # type: ignore[arg-type]
+        retire_missing=retire,
+    )
+
+
+def digests(store: Store, at: datetime) -> dict[str, Digest]:
+    with store.transaction() as tx:
+        return {d.channel: d for d in collect(tx, ROUTING, at)}
+
+
+def _history(store: Store) -> None:
+    """Yesterday: prod-a and dev-b affected, dev-c readable. Today: prod-a fixed, dev-b still
+    affected, dev-c unreadable, new dev-d affected."""
+    prod = {"env": "prod"}
+    record(store, NOW - DAY, cluster("prod-a", labels=prod), cluster("dev-b"), cluster("dev-c"))
+    with store.transaction() as tx:
+        tx.set_last_digest("#net", NOW - DAY + timedelta(minutes=5))
+        tx.set_last_digest("#net-prod", NOW - DAY + timedelta(minutes=5))
+        tx.add_mute(
+            NOW - DAY,
+            "upgrade planned for Thursday",
+            "alice",
+            advisory_id=IPVS,
+            cluster_uid="uid-dev-b",
+            expires_at=NOW + timedelta(hours=20),
+        )
+        tx.add_mute(NOW - DAY, "long term", "bob", advisory_id="SP-2370", expires_at=NOW + 30 * DAY)
+    record(
+        store,
+        NOW - timedelta(hours=3),
+        cluster("prod-a", labels=prod, kernels=("5.15.0-91-generic",)),
+        cluster("dev-b"),
+        unreadable("dev-c", uid="uid-dev-c", error="dial tcp 10.0.0.1:6443: i/o timeout"),
+        cluster("dev-d"),
+    )
+
+
+def test_the_digest_says_what_is_new_resolved_open_unknown_and_unreadable(store: Store) -> None:
+    _history(store)
+    dev = digests(store, NOW)["#net"]
+    assert dev.since == NOW - DAY + timedelta(minutes=5)
+    assert [(m.cluster, m.advisory_id) for m in dev.new] == [("dev-d", IPVS)]
+    assert [m.cluster for m in dev.open if m.advisory_id == IPVS] == ["dev-b", "dev-c", "dev-d"]
+    assert dev.open_by_severity() == {"high": 3}
+    assert dev.open_by_cluster() == {"dev-b": 1, "dev-c": 1, "dev-d": 1}
+    stale = next(m for m in dev.open if m.cluster == "dev-c")
+    assert stale.stale_since == NOW - timedelta(hours=3)
+    assert "i/o timeout" in stale.reason
+    assert [(c.name, c.since) for c in dev.unreadable] == [("dev-c", NOW - timedelta(hours=3))]
+    unknown = [m for m in dev.unknown if m.advisory_id == "KP-EXTERNALIPS-ETP-LOCAL"]
+    assert [m.cluster for m in unknown] == ["dev-b", "dev-c", "dev-d"]  # dev-c: as last read
+    assert "externalips-etp-local" in unknown[0].reason
+    assert [m.reason for m in dev.expiring_mutes] == ["upgrade planned for Thursday"]
+    assert dev.expiring_mutes[0].scope == f"{IPVS} on dev-b"
+    assert dev.resolved == ()
+
+
+def test_each_channel_gets_the_digest_of_the_clusters_routed_to_it(store: Store) -> None:
+    _history(store)
+    prod = digests(store, NOW)["#net-prod"]
+    assert [(m.cluster, m.advisory_id) for m in prod.resolved] == [("prod-a", IPVS)]
+    assert "5.15.0-91-generic" in prod.resolved[0].reason
+    assert prod.open == () and prod.new == () and prod.unreadable == ()
+    assert prod.expiring_mutes == ()  # the only expiring mute is about a dev cluster
+
+
+def test_the_first_digest_counts_everything_as_new(store: Store) -> None:
+    record(store, NOW - DAY, cluster("dev-b"))
+    first = digests(store, NOW)["#net"]
+    assert first.since is None
+    assert [m.cluster for m in first.new] == ["dev-b"]
+
+
+def test_retired_clusters_leave_the_digest(store: Store) -> None:
+    record(store, NOW - DAY, cluster("dev-b"), cluster("dev-c"), retire=True)
+    record(store, NOW - timedelta(hours=1), cluster("dev-b"), retire=True)
+    dev = digests(store, NOW)["#net"]
+    assert {m.cluster for m in (*dev.open, *dev.unknown, *dev.resolved)} == {"dev-b"}
+    assert dev.clusters == 1
+
+
+def test_a_digest_survives_the_outbox_as_json(store: Store) -> None:
+    _history(store)
+    dev = digests(store, NOW)["#net"]
+    assert Digest.from_json(dev.to_json()) == dev
+
+
+def test_sending_digests_posts_one_per_channel_and_remembers_when(store: Store) -> None:
+    _history(store)
+    chat = MemoryChat()
+    t = Tracker(store, chat, MemoryTerminal(), ROUTING)
+    sent, report = t.send_digests(NOW)
+    assert sorted(d.channel for d in sent) == ["#net", "#net-prod"]
+    assert report.pending == 0
+    assert sorted(m.channel for m in chat.top_level()) == ["C-net", "C-net-prod"]
+    with store.transaction() as tx:
+        assert tx.last_digest("#net") == NOW
+    again, _ = t.send_digests(NOW + DAY)
+    assert all(d.new == () and d.since == NOW for d in again)
+
+
+def test_without_slack_one_digest_of_every_cluster_is_printed(store: Store) -> None:
+    _history(store)
+    terminal = MemoryTerminal()
+    sent, _ = Tracker(store, terminal, terminal, Routing()).send_digests(NOW)
+    assert [d.channel for d in sent] == [TERMINAL]
+    assert sent[0].clusters == 4
+    assert terminal.printed == [("digest", "", TERMINAL)]
+
+
+def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
+    from jobs.digest import DigestMatch
+
+    many = tuple(
+        DigestMatch(
+            f"cluster-{i:03}",
+            f"uid-{i}",
+            f"ADV-{i % 28}",
+            "a title " * 8,
+            "high",
+            12,
+            NOW - DAY,
+            reason="affected if kernel < 5.9.0 " * 4,
+        )
+        for i in range(600)
+    )
+    digest = Digest("#net", NOW, NOW - DAY, new=many, open=many, unknown=many, clusters=600)
+    messages = digest_messages(digest)
+    assert len(messages) >= 2
+    for message in messages:
+        assert len(message.blocks) <= MAX_BLOCKS
+        for block in message.blocks:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= MAX_SECTION
+
+
+def test_the_printed_digest_matches_its_golden_file() -> None:
+    from jobs.digest import DigestMatch, ExpiringMute, UnreadableCluster
+
+    def match(cluster: str, advisory: str, **kwargs: object) -> DigestMatch:
+        return DigestMatch(
+            cluster,
+            f"uid-{cluster}",
+            advisory,
+            "IPVS connection reuse",
+            "high",
+            3,
+            NOW - DAY,
+            **kwargs,
+        )  # type: ignore[arg-type]
+
+    stale = match(
+        "dev-c",
+        IPVS,
+        stale_since=NOW - timedelta(hours=3),
+        reason="the cluster could not be read (timeout)",
+    )
+    digest = Digest(
+        "#net",
+        NOW,
+        NOW - DAY,
+        new=(match("dev-d", IPVS),),
+        resolved=(match("prod-a", IPVS, closed_at=NOW - timedelta(hours=2)),),
+        open=(match("dev-b", IPVS), stale, match("dev-d", IPVS)),
+        unknown=(
+            match("dev-b", "KP-EXTERNALIPS-ETP-LOCAL", reason="depends on externalips-etp-local"),
+        ),
+        unreadable=(UnreadableCluster("dev-c", "uid-dev-c", NOW - timedelta(hours=3), "timeout"),),
+        expiring_mutes=(
+            ExpiringMute(
+                1, f"{IPVS} on dev-b", "upgrade on Thursday", "alice", NOW + timedelta(hours=20)
+            ),
+        ),
+        clusters=4,
+    )
+    stream = io.StringIO()
+    console = ConsoleNotifier(stream)
+    for step in console.plan(digest, "", "#net", None):
+        console.perform(step, None)
+    actual = stream.getvalue()
+    golden = GOLDEN / "digest.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8")
