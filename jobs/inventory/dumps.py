@@ -20,6 +20,7 @@ by kind, and every resource type it does not hold is unknown.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from importlib import resources as package_files
 from pathlib import Path
@@ -56,6 +57,7 @@ _REASONS: Final = {
     ProblemKind.FAILED: "Failed",
 }
 _BY_REASON: Final = {v: k for k, v in _REASONS.items()}
+_KUBECTL_ERROR: Final = re.compile(r"^(?:Error from server \((\w+)\): |error: )")
 
 
 class DumpReader:
@@ -119,6 +121,12 @@ def snapshot_from_document(document: Any, origin: str) -> Snapshot:
     for rtype in RESOURCES:
         if rtype.key in document:
             listings[rtype.key] = Listing.merge(_parts(document[rtype.key], rtype.kind))
+    if version is None and not any(listing.items for listing in listings.values()):
+        first = version_problem or next(
+            (p for listing in listings.values() for p in listing.problems), None
+        )
+        said = f"; kubectl said: {first.message}" if first is not None else ""
+        raise DumpError(f"{origin} holds no data{said}")
     return Snapshot(version, version_problem, listings, origin)
 
 
@@ -156,12 +164,17 @@ def _problem(part: Mapping[str, Any]) -> ReadProblem:
     reason = part.get("reason")
     if isinstance(reason, str) and reason in _BY_REASON:
         return ReadProblem(_BY_REASON[reason], text, namespace, name)
+    # kubectl prints the API server's Status message after "Error from server (Reason): ".
+    match = _KUBECTL_ERROR.match(text)
+    server_reason = match.group(1) if match else ""
+    if match:
+        text = text[match.end() :]
     lowered = text.lower()
-    if "(forbidden)" in lowered or " is forbidden" in lowered:
+    if server_reason == "Forbidden" or " is forbidden" in lowered:
         kind = ProblemKind.FORBIDDEN
     elif "doesn't have a resource type" in lowered or "could not find the requested" in lowered:
         kind = ProblemKind.NOT_SERVED
-    elif "(notfound)" in lowered or " not found" in lowered:
+    elif server_reason == "NotFound" or " not found" in lowered:
         kind = ProblemKind.NOT_FOUND
     else:
         kind = ProblemKind.FAILED
@@ -242,12 +255,12 @@ out=${{1:-netadvisor-dump.json}}
 k=${{KUBECTL:-kubectl}}
 t=$(mktemp -d) || exit 1
 trap 'rm -rf "$t"' EXIT
-q() {{ tr '\\n\\t\\r' '   ' | tr -d '\\000-\\037' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g'; }}
+q() {{ tr -d '\\000-\\037' | sed 's/\\\\/\\\\\\\\/g; s/"/\\\\"/g; s/[[:space:]]*$//'; }}
 j() {{ if $k "$@" >"$t/o" 2>"$t/e"; then cat "$t/o"
-  else printf '{{"error":"%s"}}' "$(q <"$t/e")"; fi; }}
+  else printf '{{"error":"%s"}}' "$(tail -n 1 "$t/e" | q)"; fi; }}
 {{
 printf '{{"kind":"{DUMP_KIND}","dumpVersion":{DUMP_VERSION},"context":"%s",\\n"version":' \\
-  "$($k config current-context 2>/dev/null | q)"
+  "$($k config view --minify -o 'jsonpath={{.current-context}}' 2>/dev/null | q)"
 j get --raw /version
 printf ',\\n"namespaces":'; j get namespace kube-system -o json
 printf ',\\n"nodes":'; j get nodes -o json

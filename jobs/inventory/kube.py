@@ -20,9 +20,12 @@ client may run an exec credential plugin that never returns; that is bounded by 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import urllib3
@@ -142,7 +145,11 @@ class KubeReader:
         context.stage = "loading credentials (kubeconfig, exec plugin)"
         context.check()
         try:
-            api = self._connect()
+            with _plugin_errors() as errors:
+                api = self._connect()
+            if errors:
+                api.close()
+                raise ClusterAccessError(f"exec credential plugin failed: {errors[0]}")
         except ConfigException as exc:
             raise ClusterAccessError(f"credentials: {_first_line(exc)}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -154,6 +161,47 @@ class KubeReader:
             return _Session(api, context, self.page_size).snapshot(self._origin)
         finally:
             api.close()
+
+
+class _PluginErrors(logging.Filter):
+    """Catches the kubeconfig loader's ``exec:`` errors, per reading thread.
+
+    The loader logs a failing exec credential plugin on the root logger (with the plugin's
+    stderr) and goes on without credentials; this turns that into the cluster's error instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.by_thread: dict[int, list[str]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        errors = self.by_thread.get(record.thread or 0)
+        message = record.getMessage()
+        if errors is None or not message.startswith("exec:"):
+            return True
+        errors.append(_first_line(message))
+        return False
+
+
+_FILTER: Final = _PluginErrors()
+
+
+@contextlib.contextmanager
+def _plugin_errors() -> Iterator[list[str]]:
+    errors: list[str] = []
+    ident = threading.get_ident()
+    with _FILTER.lock:
+        if not _FILTER.by_thread:
+            logging.getLogger().addFilter(_FILTER)
+        _FILTER.by_thread[ident] = errors
+    try:
+        yield errors
+    finally:
+        with _FILTER.lock:
+            _FILTER.by_thread.pop(ident, None)
+            if not _FILTER.by_thread:
+                logging.getLogger().removeFilter(_FILTER)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def static_pod(name: str, node: str, containers: list[JSON], labels: JSON) -> JS
             "namespace": "kube-system",
             "labels": labels,
             "annotations": {
-                "kubernetes.io/config.mirror": uuid.uuid4().hex,
+                "kubernetes.io/config.mirror": uuid.uuid5(uuid.NAMESPACE_DNS, name + node).hex,
                 "kubernetes.io/config.source": "file",
             },
         },
@@ -183,7 +183,7 @@ def calico_common(version: str, backend: str | None = None) -> list[JSON]:
             "default",
             {
                 "calicoVersion": version,
-                "clusterGUID": uuid.uuid4().hex,
+                "clusterGUID": uuid.uuid5(uuid.NAMESPACE_DNS, version).hex,
                 "clusterType": "k8s,bgp,kubeadm,kdd",
                 "datastoreReady": True,
             },
