@@ -27,10 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from advisories.facts import FACTS, FEATURES, FactError, FactKind, canonical_key, parse_fact
+from jobs.notify import Route
 
 __all__ = [
     "SETTINGS",
@@ -140,6 +142,28 @@ class Settings:
     """GitHub token for upstream tracking (optional; raises the rate limit)."""
     github_budget: int = 60
     """Requests one upstream sync may send when there is no token."""
+    slack_bot_token: Secret | None = None
+    """``SLACK_BOT_TOKEN``: posting and the bot (None: everything is printed instead)."""
+    slack_signing_secret: Secret | None = None
+    """``SLACK_SIGNING_SECRET``: verifies requests to ``/slack/events``."""
+    slack_app_token: Secret | None = None
+    """``SLACK_APP_TOKEN``: Socket Mode instead of the HTTP endpoint."""
+    slack_channel: str | None = None
+    """The default channel (ID, or ``#name``) of new matches and the digest."""
+    slack_routes: tuple[Route, ...] = ()
+    """Channels chosen by cluster labels, first match wins."""
+    slack_api_url: str = "https://slack.com/api/"
+    """Slack Web API base URL, passed unchanged to the WebClient."""
+    scan_interval: float = 3600.0
+    """Seconds between scheduled scans (``serve``)."""
+    digest_time: str = "09:00"
+    """When the daily digest is sent (``serve``), in :attr:`timezone`."""
+    timezone: str = "UTC"
+    """IANA time zone of :attr:`digest_time`."""
+    misfire_grace: float = 300.0
+    """Seconds a scheduled job may start late (after a pause) and still run, once."""
+    port: int = 3000
+    """HTTP port of ``serve``: ``/slack/events`` and ``/healthz``."""
     environment: Environment = field(default_factory=Environment, compare=False)
     """Where the environment says clusters are (kubeconfig, in-cluster)."""
 
@@ -243,6 +267,66 @@ def _text(value: Any, name: str, base: Path | None) -> str:
     return value.strip()
 
 
+def _slack_url(value: Any, name: str, base: Path | None) -> str:
+    # Passed unchanged to the WebClient: no trailing slash is added or removed.
+    if not isinstance(value, str) or not value.strip().startswith(("https://", "http://")):
+        raise ValueError(f"must be an http(s):// URL, got {value!r}")
+    return value.strip()
+
+
+def _routes(value: Any, name: str, base: Path | None) -> tuple[Route, ...]:
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("must be a list of {labels: {...}, channel: ...}")
+    routes = []
+    for index, entry in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, dict) or set(entry) - {"labels", "channel"}:
+            raise _FieldError(where, "must be a mapping with `labels` and `channel`")
+        channel = entry.get("channel")
+        if not isinstance(channel, str) or not channel.strip():
+            raise _FieldError(f"{where}.channel", "required: a channel ID or #name")
+        labels = _labels(entry.get("labels"), f"{where}.labels")
+        if not labels:
+            raise _FieldError(f"{where}.labels", "required: at least one label (env: prod)")
+        routes.append(Route(labels, channel.strip()))
+    return tuple(routes)
+
+
+def _time_of_day(value: Any, name: str, base: Path | None) -> str:
+    text = str(value).strip()
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"must be a time of day as HH:MM, got {value!r}")
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError(f"must be a time of day as HH:MM, got {value!r}")
+    return f"{int(hours):02}:{minutes}"
+
+
+def _timezone(value: Any, name: str, base: Path | None) -> str:
+    text = str(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)"
+        ) from None
+    return text
+
+
+def _port(value: Any, name: str, base: Path | None) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise ValueError(f"must be a port number from 0 to 65535, got {value!r}")
+    return int(text)
+
+
 SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "clusters",
@@ -271,6 +355,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "The state database as a SQLAlchemy URL (`sqlite:///PATH`, `postgresql://USER@HOST/DB`).",
         _text,
         secret=True,
+        env="NETADVISOR_DATABASE_URL",
     ),
     SettingSpec(
         "github-api-url",
@@ -286,6 +371,81 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         _text,
         secret=True,
         env="GITHUB_TOKEN",
+    ),
+    SettingSpec(
+        "slack-bot-token",
+        "none",
+        "Bot token (variable `SLACK_BOT_TOKEN`). Without it, or without a channel, what would "
+        "be posted is printed instead. Never logged.",
+        _text,
+        secret=True,
+        env="SLACK_BOT_TOKEN",
+    ),
+    SettingSpec(
+        "slack-signing-secret",
+        "none",
+        "Signing secret (variable `SLACK_SIGNING_SECRET`) verifying requests to `/slack/events`.",
+        _text,
+        secret=True,
+        env="SLACK_SIGNING_SECRET",
+    ),
+    SettingSpec(
+        "slack-app-token",
+        "none",
+        "App-level token (variable `SLACK_APP_TOKEN`): `serve` uses Socket Mode instead of HTTP.",
+        _text,
+        secret=True,
+        env="SLACK_APP_TOKEN",
+    ),
+    SettingSpec(
+        "slack-channel",
+        "none",
+        "Default channel of new matches and the digest: an ID (`C0123ABCD`, best) or `#name`.",
+        _text,
+    ),
+    SettingSpec(
+        "slack-routes",
+        "none",
+        "Channels by cluster labels, first match wins: a list of `{labels: {env: prod}, "
+        "channel: C0PROD}`. As a variable: the same list in YAML.",
+        _routes,
+    ),
+    SettingSpec(
+        "slack-api-url",
+        "`https://slack.com/api/`",
+        "Slack Web API base URL, passed unchanged to the client (tests, Slack-compatible servers).",
+        _slack_url,
+    ),
+    SettingSpec(
+        "scan-interval",
+        "3600",
+        "Seconds between the scans `serve` runs.",
+        _seconds,
+    ),
+    SettingSpec(
+        "digest-time",
+        "`09:00`",
+        "When `serve` sends the daily digest (`HH:MM`, in `timezone`).",
+        _time_of_day,
+    ),
+    SettingSpec(
+        "timezone",
+        "`UTC`",
+        "IANA time zone of `digest-time` (`Europe/Berlin`, `Asia/Shanghai`).",
+        _timezone,
+    ),
+    SettingSpec(
+        "misfire-grace",
+        "300",
+        "Seconds a scheduled job may start late (after a pause or a busy period) and still run, "
+        "once.",
+        _seconds,
+    ),
+    SettingSpec(
+        "port",
+        "3000",
+        "HTTP port of `serve`: `/slack/events` and `/healthz`.",
+        _port,
     ),
     SettingSpec(
         "github-budget",
@@ -541,6 +701,11 @@ def load_settings(config: str | None = None, environ: Mapping[str, str] | None =
         if spec.variable in env:
             raw, where, field_name = env[spec.variable], spec.variable, ""
             file_base = Path.cwd()
+        elif spec.secret and env.get(spec.variable + "_FILE"):
+            # Secrets may come from a file (a mounted Kubernetes Secret): <VARIABLE>_FILE.
+            where, field_name = spec.variable + "_FILE", ""
+            raw = _read_secret(Path(env[where]), where)
+            file_base = Path.cwd()
         else:
             for key in (spec.key, spec.attribute):
                 if key in data:
@@ -556,6 +721,13 @@ def load_settings(config: str | None = None, environ: Mapping[str, str] | None =
             raise SettingsError(where, field_name, str(exc)) from None
         values[spec.attribute] = Secret(str(value)) if spec.secret else value
     return Settings(config_file=used, environment=_environment(env), **values)
+
+
+def _read_secret(path: Path, where: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(where, "", f"cannot read {str(path)!r}: {exc.strerror}") from None
 
 
 def settings_table(specs: Sequence[SettingSpec] = SETTINGS) -> str:
