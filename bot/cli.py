@@ -218,7 +218,7 @@ def _command_modules() -> list[CommandModule]:
 
 
 # Modules listed here add subcommands (inventory, scan, serve, ...), see CommandModule.
-_EXTRA_COMMAND_MODULES: tuple[str, ...] = ("bot.cli_ask", "bot.cli_inventory")
+_EXTRA_COMMAND_MODULES: tuple[str, ...] = ("bot.cli_ask", "bot.cli_inventory", "bot.cli_upstream")
 
 
 def _load(args: argparse.Namespace, err: TextIO) -> Catalog | None:

@@ -12,7 +12,8 @@ Exception hierarchy::
     │   └── NotCached             offline, and nothing is stored for this URL
     └── SyncStopped               the run must stop now; progress is kept and the next run resumes
         ├── BudgetExhausted       the request budget of this run is spent
-        └── RateLimited           a primary or secondary rate limit whose wait is beyond the bound
+        ├── RateLimited           a primary or secondary rate limit whose wait is beyond the bound
+        └── UpstreamDown          the API keeps failing (5xx, no answer) whatever is asked
 
 Messages never contain credentials: URLs carry none (the token travels in a header).
 """
@@ -28,6 +29,7 @@ __all__ = [
     "ReferenceFailed",
     "SyncStopped",
     "UpstreamBadAnswer",
+    "UpstreamDown",
     "UpstreamError",
     "UpstreamForbidden",
     "UpstreamNotFound",
@@ -89,3 +91,7 @@ class RateLimited(SyncStopped):
     def __init__(self, message: str, url: str = "", until: datetime | None = None) -> None:
         super().__init__(message, url)
         self.until = until
+
+
+class UpstreamDown(SyncStopped):
+    """The API failed several times in a row (5xx or no answer), whatever was asked."""

@@ -46,6 +46,7 @@ from jobs.upstream.errors import (
     NotCached,
     RateLimited,
     UpstreamBadAnswer,
+    UpstreamDown,
     UpstreamForbidden,
     UpstreamNotFound,
     UpstreamServerError,
@@ -277,6 +278,8 @@ class GitHubSource:
         retries: extra attempts after a 5xx, a timeout or a waited-out rate limit.
         offline: send nothing; answer from the cache or raise ``NotCached``.
         max_pages: the most pages read of one paginated list.
+        down_after: after this many failures in a row (5xx or no answer, retries included),
+            the API is down: :class:`~jobs.upstream.errors.UpstreamDown` stops the run.
         sleep, clock: injectable for tests.
     """
 
@@ -291,6 +294,7 @@ class GitHubSource:
         retries: int = 2,
         offline: bool = False,
         max_pages: int = 50,
+        down_after: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -308,6 +312,8 @@ class GitHubSource:
         self._url_locks: dict[str, threading.Lock] = {}
         self._limits: dict[str, _Limit] = {}
         self._paused_until: datetime | None = None
+        self._down_after = down_after
+        self._down_streak = 0
         self.stats = RequestStats()
 
     # -- UpstreamSource -----------------------------------------------------------------------
@@ -512,15 +518,31 @@ class GitHubSource:
                 with self._lock:
                     self.stats.statuses[response.status_code] += 1
                 _log.debug("GET %s -> %d", url, response.status_code)
+                if response.status_code < 500:
+                    with self._lock:
+                        self._down_streak = 0
                 answer = self._answer(url, stored, response)
                 if answer is not None:
                     return answer
                 failure = self._failure(url, response)
             failures += 1
             if not self._retryable(failure) or failures > self._retries:
+                self._note_down(failure, url)
                 raise failure
             if isinstance(failure, UpstreamServerError | UpstreamUnreachable):
                 self._sleep(min(2.0**failures, self._max_wait))
+
+    def _note_down(self, failure: Exception, url: str) -> None:
+        """Stop the run when the API itself keeps failing, rather than every reference in turn."""
+        if not isinstance(failure, UpstreamServerError | UpstreamUnreachable):
+            return
+        with self._lock:
+            self._down_streak += 1
+            down = self._down_streak >= self._down_after
+        if down:
+            raise UpstreamDown(
+                f"the API failed {self._down_after} times in a row (last: {failure})", url
+            ) from failure
 
     def _answer(
         self, url: str, stored: StoredAnswer | None, response: httpx.Response

@@ -27,7 +27,14 @@ from datetime import UTC, datetime
 
 from advisories.models import Advisory
 from jobs.upstream.compare import disagreements, news_between, tracked_references
-from jobs.upstream.errors import ReferenceFailed, SyncStopped
+from jobs.upstream.errors import (
+    ReferenceFailed,
+    SyncStopped,
+    UpstreamDown,
+    UpstreamForbidden,
+    UpstreamServerError,
+    UpstreamUnreachable,
+)
 from jobs.upstream.models import Disagreement, News, NewsKind, ReferenceState, RefKey, Tracked
 from jobs.upstream.port import UpstreamSource
 from jobs.upstream.state import RefRecord, UpstreamStore
@@ -60,6 +67,9 @@ class SyncReport:
     """Every current disagreement with the catalog (new ones are also in ``news``)."""
     pass_done: bool
     """True when every tracked reference has been attempted in the current pass."""
+    api_unusable: bool = False
+    """Nothing could be read and every failure was the API's (unreachable, 5xx, forbidden),
+    not a reference's (404, 410): most likely a wrong URL, a network problem or a bad token."""
 
 
 class _Skipped(Exception):
@@ -136,6 +146,8 @@ def sync(
 
     synced: list[RefKey] = []
     failed: list[tuple[RefKey, str]] = []
+    api_failures = 0
+    api_down = False
     remaining: list[RefKey] = []
     news: list[News] = []
     stopped: str | None = None
@@ -153,11 +165,14 @@ def sync(
             except SyncStopped as exc:
                 remaining.append(item.ref)
                 stopped = stopped or str(exc)
+                api_down = api_down or isinstance(exc, UpstreamDown)
             except ReferenceFailed as exc:
                 failed.append((item.ref, str(exc)))
+                if isinstance(exc, UpstreamUnreachable | UpstreamServerError | UpstreamForbidden):
+                    api_failures += 1
                 if not offline:
                     store.record_error(item.ref, str(exc), started)
-                _log.warning("upstream: %s: %s", item.ref, exc)
+                _log.info("upstream: %s: %s", item.ref, exc)
             else:
                 synced.append(item.ref)
                 record = records.get(item.ref)
@@ -196,6 +211,7 @@ def sync(
         news=tuple(news),
         disagreements=tuple(found),
         pass_done=pass_done,
+        api_unusable=not synced and (api_down or (bool(failed) and api_failures == len(failed))),
     )
     _log.info(
         "upstream sync: %d synced, %d failed, %d remaining, %d news%s",

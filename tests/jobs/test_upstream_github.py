@@ -18,6 +18,7 @@ from jobs.upstream.errors import (
     NotCached,
     RateLimited,
     UpstreamBadAnswer,
+    UpstreamDown,
     UpstreamForbidden,
     UpstreamNotFound,
     UpstreamUnreachable,
@@ -156,6 +157,19 @@ def test_an_unreachable_api_is_retried_then_reported(
     with client, pytest.raises(UpstreamUnreachable):
         source(client, store, clock, retries=2).pull(K8S, 1)
     assert clock.sleeps == [2.0, 4.0]
+
+
+def test_an_api_that_keeps_failing_stops_the_run(store: UpstreamStore, clock: FakeClock) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = build_client(f"http://127.0.0.1:{port}", TOKEN, timeout=2)
+    with client:
+        github = source(client, store, clock, retries=0, down_after=2)
+        with pytest.raises(UpstreamUnreachable):
+            github.pull(K8S, 1)
+        with pytest.raises(UpstreamDown, match="2 times in a row"):
+            github.pull(K8S, 2)
 
 
 def test_the_budget_of_a_run_is_never_exceeded(
