@@ -32,7 +32,7 @@ from jobs.store.store import Store, StoreError
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
 from jobs.upstream.errors import UpstreamError
 from jobs.upstream.github import GitHubSource, RequestStats, build_client
-from jobs.upstream.models import CherryPick, ReferenceState, RefKey, RepoName
+from jobs.upstream.models import CherryPick, News, ReferenceState, RefKey, RepoName
 from jobs.upstream.serialize import disagreement_to_json, news_to_json, reference_to_json
 from jobs.upstream.state import RefRecord, UpstreamStore
 from jobs.upstream.sync import SyncReport, sync
@@ -209,17 +209,26 @@ def run_upstream_sync(
 
 
 def upstream_job(
-    settings: Settings, catalog_dirs: Sequence[str | Path] = (), state: str | None = None
+    settings: Settings,
+    catalog_dirs: Sequence[str | Path] = (),
+    state: str | None = None,
+    on_news: Callable[[Sequence[News]], object] | None = None,
 ) -> Callable[[], SyncReport]:
-    """The scheduled job (daily by default): a full sync; the news is returned and stored.
+    """The scheduled job (daily by default), e.g. ``scheduler.daily("upstream", "06:00", job)``.
 
-    The catalog is read at every run, so that a catalog change is compared at the next sync.
+    Each run is a full sync (resuming an unfinished pass). Its news is stored for the digest
+    (:meth:`~jobs.upstream.state.UpstreamStore.news_since`), handed to ``on_news`` (to post
+    right away to the channels of clusters the advisories affect) and returned. The catalog is
+    read at every run, so that a catalog change is compared at the next sync.
     """
 
     def job() -> SyncReport:
         catalog = load_catalog(catalog_dirs)
         with open_upstream_store(database_url(settings, state)) as store:
-            return run_upstream_sync(settings, catalog.advisories, store).report
+            report = run_upstream_sync(settings, catalog.advisories, store).report
+        if on_news is not None and report.news:
+            on_news(report.news)
+        return report
 
     return job
 

@@ -363,8 +363,9 @@ class GitHubSource:
         )
 
     def mentions(self, repo: RepoName, number: int) -> Sequence[Mention]:
-        """``GET /search/issues?q=repo:{repo} is:pr {number}`` (one page of 100)."""
-        url = self._url("/search/issues", q=f"repo:{repo} is:pr {number}", per_page=100)
+        """``GET /search/issues?q=repo:{repo} is:pr in:title,body {number}`` (one page of 100)."""
+        query = f"repo:{repo} is:pr in:title,body {number}"
+        url = self._url("/search/issues", q=query, per_page=100)
         data = cast(_SearchJSON, _check(self._json(url), _SEARCH_SHAPE, url, "search"))
         out = []
         for raw in data["items"]:

@@ -143,12 +143,16 @@ def test_the_token_is_never_printed(
     assert "410 Gone" in text and TOKEN not in text
 
 
-def test_the_scheduled_job_syncs_with_the_settings(server: GitHubAPIServer) -> None:
-    job = upstream_job(load_settings())
+def test_the_scheduled_job_syncs_with_the_settings_and_hands_over_the_news(
+    server: GitHubAPIServer,
+) -> None:
+    handed: list[object] = []
+    job = upstream_job(load_settings(), on_news=handed.extend)
     first = job()
     second = job()
     assert first.pass_done and second.pass_done and second.news == ()
     assert any(d.advisory == "SP-3211" for d in first.disagreements)
+    assert handed == list(first.news) and handed
 
 
 def test_the_show_report_reads_well(tmp_path: Path) -> None:
