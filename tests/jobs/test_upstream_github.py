@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import socket
 from collections.abc import Iterator
@@ -262,3 +263,20 @@ def test_the_schema_is_created_once_and_a_newer_schema_is_refused(tmp_path: Path
             UpstreamStore(engine)
     finally:
         engine.dispose()
+
+
+def test_httpx_is_imported_only_by_the_github_adapter() -> None:
+    root = Path(__file__).resolve().parents[2]
+    importers = set()
+    for package in ("advisories", "jobs", "bot"):
+        for path in (root / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(name == "httpx" or name.startswith("httpx.") for name in names):
+                    importers.add(path.relative_to(root).as_posix())
+    assert importers == {"jobs/upstream/github.py"}
