@@ -404,7 +404,7 @@ class _Session:
         if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
             return ClusterUnreachable("the API server did not accept the connection in time")
         if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-            return ClusterTimeout(f"no answer in time (while {stage})")
+            return ClusterTimeout(self.context.timeout_message())
         if isinstance(exc, urllib3.exceptions.SSLError):
             return ClusterAccessError(self.redact(f"TLS failure: {_first_line(exc)}"))
         if isinstance(exc, urllib3.exceptions.ProxyError):
@@ -414,7 +414,7 @@ class _Session:
                 self.redact(f"the connection broke while {stage}: {_first_line(exc)}")
             )
         if self.context.remaining() <= 0:
-            return ClusterTimeout(f"no answer in time (while {stage})")
+            return ClusterTimeout(self.context.timeout_message())
         return ClusterAccessError(
             self.redact(f"request failed while {stage}: {type(exc).__name__}: {_first_line(exc)}")
         )

@@ -205,6 +205,8 @@ class ReadContext:
 
     deadline: float
     """``time.monotonic()`` value at which the cluster's time is up."""
+    budget: float = 0.0
+    """The cluster's time budget in seconds (for messages)."""
     claim: Callable[[str], None] = lambda uid: None
     stage: str = "starting"
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -218,8 +220,13 @@ class ReadContext:
         """Raise ClusterTimeout when the time is up or the runner gave up; else seconds left."""
         left = self.remaining()
         if left <= 0 or self.cancelled.is_set():
-            raise ClusterTimeout(f"no answer in time (while {self.stage})")
+            raise ClusterTimeout(self.timeout_message())
         return left
+
+    def timeout_message(self) -> str:
+        """``no answer within 30 s (while listing nodes)``."""
+        within = f"within {self.budget:g} s" if self.budget > 0 else "in time"
+        return f"no answer {within} (while {self.stage})"
 
 
 class ClusterReader(Protocol):

@@ -107,7 +107,9 @@ def read_fleet(
         while pending and len(running) < max(1, concurrency):
             index = pending.pop()
             context = ReadContext(
-                deadline=time.monotonic() + timeout, claim=functools.partial(claim, index)
+                deadline=time.monotonic() + timeout,
+                budget=timeout,
+                claim=functools.partial(claim, index),
             )
             running[index] = context
             thread = threading.Thread(
@@ -131,7 +133,7 @@ def read_fleet(
                         failed_cluster(
                             target.name,
                             ClusterStatus.TIMEOUT,
-                            f"no answer within {timeout:g} s (while {context.stage})",
+                            context.timeout_message(),
                             labels=target.labels,
                             demo=target.demo,
                         ),

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,15 +42,32 @@ def run_dump_script(fleet: Fleet, context: str, out: Path) -> subprocess.Complet
     )
 
 
+@pytest.fixture(scope="module")
+def kubectl_dump(
+    fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[Path, str]]:
+    """The dump script run once per scenario: (bundle path, stderr)."""
+    directory = tmp_path_factory.mktemp("dumps")
+    done: dict[str, tuple[Path, str]] = {}
+
+    def dump(scenario: str) -> tuple[Path, str]:
+        if scenario not in done:
+            out = directory / f"{scenario}.json"
+            result = run_dump_script(fleet, scenario, out)
+            assert result.returncode == 0, result.stderr
+            done[scenario] = (out, result.stderr)
+        return done[scenario]
+
+    return dump
+
+
 @needs_kubectl
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_a_kubectl_dump_gives_the_same_facts_as_the_live_api(
-    fleet: Fleet, scenario: str, tmp_path: Path
+    fleet: Fleet, scenario: str, kubectl_dump: Callable[[str], tuple[Path, str]]
 ) -> None:
-    out = tmp_path / f"{scenario}.json"
-    done = run_dump_script(fleet, scenario, out)
-    assert done.returncode == 0, done.stderr
-    assert f"wrote {out}" in done.stderr
+    out, stderr = kubectl_dump(scenario)
+    assert f"wrote {out}" in stderr
     from_dump = cluster_facts(read_snapshot(DumpReader(out)), name=scenario)
     live = cluster_facts(
         read_snapshot(kubeconfig_reader(str(fleet.kubeconfig), scenario)), name=scenario
@@ -60,10 +78,9 @@ def test_a_kubectl_dump_gives_the_same_facts_as_the_live_api(
 
 @needs_kubectl
 def test_the_dump_script_tolerates_forbidden_and_unserved_resource_types(
-    fleet: Fleet, tmp_path: Path
+    kubectl_dump: Callable[[str], tuple[Path, str]],
 ) -> None:
-    out = tmp_path / "forbidden.json"
-    assert run_dump_script(fleet, "forbidden", out).returncode == 0
+    out, _ = kubectl_dump("forbidden")
     bundle = json.loads(out.read_text())
     assert bundle["kind"] == "NetadvisorDump" and bundle["context"] == "forbidden"
     assert "(Forbidden)" in bundle["ippools"]["error"]
