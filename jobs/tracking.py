@@ -525,9 +525,8 @@ class Tracker:
         return ScanReport(clusters, tuple(retired), delivery, printed)
 
     def _print(self, notice: MatchNotice) -> None:
-        target = self.console if notice.cluster.demo or not self.notifier.posts else self.notifier
-        for step in target.plan(notice, "", "", None):
-            target.perform(step, None)
+        for step in self.console.plan(notice, "", "", None):
+            self.console.perform(step, None)
 
     def _record_cluster(
         self,
@@ -667,7 +666,15 @@ class Tracker:
         notice = transition.notice
         muted = _active_mute(mutes, cluster.uid, transition.advisory_id)
         notified: Notified | None = Notified.SKIPPED if transition.change else None
-        posting = self.notifier.posts and not cluster.demo
+        # Demo data and clusters no channel is configured for are printed, never posted.
+        posting = (
+            self.notifier.posts
+            and not cluster.demo
+            and (
+                self.routing.channel_for(cluster.labels) is not None
+                or (record is not None and record.channel is not None)
+            )
+        )
         if record is not None and record.state is MatchState.OPEN and notice is None:
             # An open match nobody was told about (muted then, or printed before Slack was
             # configured, or its post was cancelled): tell it now.

@@ -13,6 +13,7 @@ whose methods read and write frozen records. Concurrency:
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -230,9 +231,11 @@ def _sqlite_setup(engine: Engine) -> None:
         # See: https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching to WAL needs a moment of exclusive access, and a
+        # second process may be creating the tables right now.
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -276,7 +279,15 @@ class Store:
             raise StoreError(f"{display}: only SQLite and PostgreSQL are supported")
         store = Store(engine)
         try:
-            store.migrate()
+            for attempt in range(5):
+                try:
+                    store.migrate()
+                    break
+                except DBAPIError as exc:
+                    # Another process creating the same tables at the same moment.
+                    if attempt == 4 or (not _retryable(exc) and "already exists" not in str(exc)):
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
         except StoreError:
             engine.dispose()
             raise
