@@ -49,6 +49,8 @@ __all__ = [
 ENV_PREFIX: Final = "NETADVISOR_"
 SERVICE_ACCOUNT_TOKEN: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 """Where Kubernetes mounts a pod's service account token (in-cluster detection)."""
+SERVICE_ACCOUNT_NAMESPACE: Final = SERVICE_ACCOUNT_TOKEN.with_name("namespace")
+"""The pod's namespace, mounted next to the token."""
 
 
 class SettingsError(Exception):
@@ -112,6 +114,10 @@ class Environment:
     """True in a pod: ``KUBERNETES_SERVICE_HOST`` is set and the service account token exists."""
     state_home: Path | None = None
     """``$XDG_STATE_HOME`` or ``~/.local/state``: netadvisor keeps its state under it."""
+    pod_name: str | None = None
+    """In a pod: its name (``$HOSTNAME``), this replica's identity in leader election."""
+    pod_namespace: str | None = None
+    """In a pod: its namespace (from the service account), where the election's Lease is."""
 
     def default_kubeconfig(self) -> str | None:
         """``$KUBECONFIG`` if set, else ``~/.kube/config`` if it exists, else None."""
@@ -164,8 +170,23 @@ class Settings:
     """Seconds a scheduled job may start late (after a pause) and still run, once."""
     port: int = 3000
     """HTTP port of ``serve``: ``/slack/events`` and ``/healthz``."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, with ``cluster`` and ``advisory``)."""
+    log_level: str = "info"
+    """``debug``, ``info``, ``warning`` or ``error``."""
+    leader_election: str = "auto"
+    """``auto`` (on in a Kubernetes pod), ``on`` or ``off``: scheduled jobs on one replica."""
     environment: Environment = field(default_factory=Environment, compare=False)
     """Where the environment says clusters are (kubeconfig, in-cluster)."""
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The values of the secret settings (tokens, the database URL), for the log
+        formatter to mask wherever they appear."""
+        return tuple(
+            value.reveal()
+            for value in (getattr(self, f.name) for f in fields(self))
+            if isinstance(value, Secret)
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given settings replaced (command-line flags); None values are skipped."""
@@ -320,6 +341,18 @@ def _timezone(value: Any, name: str, base: Path | None) -> str:
     return text
 
 
+def _choice(*choices: str) -> Callable[[Any, str, Path | None], str]:
+    def parse(value: Any, name: str, base: Path | None) -> str:
+        text = str(value).strip().lower()
+        if isinstance(value, bool):  # YAML reads on/off as booleans
+            text = "on" if value else "off"
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
 def _port(value: Any, name: str, base: Path | None) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not text.isdigit() or not 0 <= int(text) <= 65535:
@@ -453,6 +486,27 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "Requests one upstream sync may send without a token (GitHub allows 60 an hour); the "
         "next sync resumes where it stopped.",
         _positive_int,
+    ),
+    SettingSpec(
+        "log-format",
+        "`text`",
+        "`text`, or `json`: one object per line on standard error, with `cluster` and "
+        "`advisory` on each (the container image's default). `--log-format` overrides it.",
+        _choice("text", "json"),
+    ),
+    SettingSpec(
+        "log-level",
+        "`info`",
+        "`debug`, `info`, `warning` or `error`. `--log-level` overrides it.",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    SettingSpec(
+        "leader-election",
+        "`auto`",
+        "`auto`, `on` or `off`. On, `serve` runs the scheduled jobs only on the replica that "
+        "holds the Lease `netadvisor-scheduler` in its namespace (every replica answers "
+        "Slack); `auto` is on in a Kubernetes pod and off elsewhere.",
+        _choice("auto", "on", "off"),
     ),
 )
 """Every setting; later features add theirs here (and a field to :class:`Settings`)."""
@@ -659,6 +713,8 @@ def _environment(environ: Mapping[str, str]) -> Environment:
         kubeconfig=environ.get("KUBECONFIG") or None,
         home_kubeconfig=Path(home) / ".kube" / "config" if home else None,
         in_cluster=bool(environ.get("KUBERNETES_SERVICE_HOST")) and token_present,
+        pod_name=environ.get("HOSTNAME") or None,
+        pod_namespace=_pod_namespace() if token_present else None,
         state_home=(
             Path(environ["XDG_STATE_HOME"])
             if environ.get("XDG_STATE_HOME")
@@ -667,6 +723,13 @@ def _environment(environ: Mapping[str, str]) -> Environment:
             else None
         ),
     )
+
+
+def _pod_namespace() -> str | None:
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def load_settings(config: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
