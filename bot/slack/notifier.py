@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.blocks import SlackMessage
 from bot.slack.messages import digest_messages, match_message, node_list_messages, notice_reply
+from jobs import metrics
 from jobs.digest import Digest
 from jobs.notify import (
     DeliveryUncertain,
@@ -244,11 +245,13 @@ def _errors(method: str, channel: str, *, uncertain: bool) -> Iterator[None]:
             return DeliveryUncertain(message, channel=channel, method=method)
         return NotDelivered(message, channel=channel, method=method)
 
+    metrics.SLACK_REQUESTS.labels(method=method).inc()
     try:
         yield
     except SlackApiError as exc:
         status = exc.response.status_code
         code = str(exc.response.get("error") or f"HTTP {status}")
+        metrics.SLACK_FAILURES.labels(method=method, error=code).inc()
         if status >= 500 or code in _UNCERTAIN_ERRORS:
             raise maybe(f"{code} (HTTP {status})") from None
         if status == 429 or code == "ratelimited":
@@ -259,7 +262,9 @@ def _errors(method: str, channel: str, *, uncertain: bool) -> Iterator[None]:
             code, channel=channel, method=method, channel_problem=code in _CHANNEL_ERRORS
         ) from None
     except (URLError, OSError, http.client.HTTPException) as exc:
+        metrics.SLACK_FAILURES.labels(method=method, error="connection failed").inc()
         reason = getattr(exc, "reason", None) or exc
         raise maybe(f"connection failed: {type(exc).__name__}: {reason}") from None
     except SlackClientError as exc:
+        metrics.SLACK_FAILURES.labels(method=method, error=type(exc).__name__).inc()
         raise NotDelivered(str(exc), channel=channel, method=method) from None

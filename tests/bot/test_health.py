@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import urllib.error
@@ -23,11 +24,14 @@ from bot.health import (
     store_check,
 )
 from bot.server import HttpServer, wsgi_app
+from bot.slack.console import ConsoleNotifier
+from bot.slack.notifier import SlackNotifier, make_client
 from jobs import metrics
 from jobs.notify import Routing
 from jobs.store import Store
 from jobs.tracking import Tracker
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
+from tests.servers.slack import SlackServer
 from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -256,3 +260,25 @@ def test_a_store_that_fails_at_scrape_time_still_gives_metrics() -> None:
     samples = _samples(body)
     assert samples[("netadvisor_store_up", ())] == 0
     assert not any(name == "netadvisor_open_matches" for name, _ in samples)
+
+
+def test_slack_posts_and_failures_are_counted_by_the_notifier(store: Store) -> None:
+    def value(name: str, **labels: str) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    posts = value("netadvisor_slack_requests_total", method="chat.postMessage")
+    failures = value("netadvisor_slack_failures_total", method="chat.postMessage",
+                     error="channel_not_found")  # fmt: skip
+    with SlackServer(channels={"C0NET": "net"}) as slack:
+        chat = SlackNotifier(make_client(slack.token, base_url=slack.url))
+        tracker = Tracker(store, chat, ConsoleNotifier(io.StringIO()), Routing("C0NET"))
+        slack.fail("chat.postMessage", error="channel_not_found")
+        tracker.record(scan(cluster("prod-eu")), NOW, source="test",
+                       catalog_version=catalog().version)  # fmt: skip
+        tracker.record(scan(cluster("prod-eu")), NOW + timedelta(hours=1), source="test",
+                       catalog_version=catalog().version)  # fmt: skip
+        posted = len(slack.requests("chat.postMessage"))
+    assert posted >= 2  # the failed one, then the retry at the next scan
+    assert value("netadvisor_slack_requests_total", method="chat.postMessage") == posts + posted
+    assert value("netadvisor_slack_failures_total", method="chat.postMessage",
+                 error="channel_not_found") == failures + 1  # fmt: skip
