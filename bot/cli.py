@@ -218,7 +218,12 @@ def _command_modules() -> list[CommandModule]:
 
 
 # Modules listed here add subcommands (inventory, scan, serve, ...), see CommandModule.
-_EXTRA_COMMAND_MODULES: tuple[str, ...] = ("bot.cli_ask", "bot.cli_inventory", "bot.cli_upstream")
+_EXTRA_COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli_ask",
+    "bot.cli_inventory",
+    "bot.cli_upstream",
+    "bot.cli_service",
+)
 
 
 def _load(args: argparse.Namespace, err: TextIO) -> Catalog | None:

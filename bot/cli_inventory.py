@@ -27,6 +27,7 @@ from advisories.fleet import ClusterFacts, ClusterStatus
 from advisories.models import Verdict
 from advisories.serialize import describe_domain
 from bot.cli import PROG, UsageError
+from bot.cli_service import add_tracking_flags, open_tracking
 from bot.settings import ClusterSettings, Environment, Settings, SettingsError, load_settings
 from jobs.inventory.dumps import DumpReader, demo_bundles, dump_script
 from jobs.inventory.kube import in_cluster_reader, kubeconfig_reader, list_contexts
@@ -139,6 +140,7 @@ def register(commands: Any) -> None:
         help="exit 1 when a readable cluster has an advisory at this level",
     )
     scan.add_argument("--lang", choices=("en", "zh"), default="en", help="language of texts")
+    add_tracking_flags(scan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,14 +340,24 @@ def cmd_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(prepared, int):
         return prepared
     fleet, settings = prepared
-    clusters = _read(fleet, settings, err)
-    scans = scan_fleet(clusters, Engine(catalog.advisories))
-    if args.json:
-        data = scan_to_json(scans, catalog.version, args.lang)
-        print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
-    else:
-        origins = {t.name: t.origin for t in fleet.targets}
-        print(render_scan(scans, catalog.version, origins, args.lang), file=out)
+    # State and messages (see bot.cli_service): diff against the last scan, then post or print.
+    tracking = open_tracking(args, settings, fleet.demo, args.json, err)
+    if isinstance(tracking, int):
+        return tracking
+    with tracking:
+        clusters = _read(fleet, settings, err)
+        scans = scan_fleet(clusters, Engine(catalog.advisories))
+        # Only a scan of the whole configured fleet retires the clusters it did not see.
+        partial = bool(args.kubeconfig or args.context or args.dump)
+        tracking.record(scans, catalog.version, fleet.source, retire=not partial)
+        if args.json:
+            data = scan_to_json(scans, catalog.version, args.lang)
+            tracking.annotate(data)
+            print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
+        else:
+            origins = {t.name: t.origin for t in fleet.targets}
+            print(render_scan(scans, catalog.version, origins, args.lang), file=out)
+            print(tracking.summary(), file=out)
     code = _exit_code(clusters, err)
     if code == 0 and args.fail_on is not None:
         threshold = Verdict(args.fail_on).rank

@@ -1,0 +1,591 @@
+"""``netadvisor digest`` and ``netadvisor serve``, and what ``scan`` needs to remember and tell:
+the composition root of the state store, the notifiers and the scheduler.
+
+Where messages go: Slack when a bot token and a channel (or label routes) are configured, else
+the terminal (standard error under ``--json``). Demo data is printed, never posted, and keeps a
+state file of its own. ``serve`` runs the scheduled jobs (scan, digest, upstream sync) and the
+Slack app in one process until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from advisories.catalog import CatalogError, load_catalog
+from advisories.engine import Engine
+from bot.cli import PROG
+from bot.settings import Settings, SettingsError, load_settings
+from bot.slack.console import ConsoleNotifier, blocks_to_text
+from bot.slack.messages import digest_messages
+from bot.slack.notifier import SlackNotifier, make_client
+from jobs.digest import collect
+from jobs.inventory.report import ClusterScan, scan_fleet
+from jobs.notify import NotifyError, Routing
+from jobs.store import Store, StoreError, default_state_path
+from jobs.tracking import ScanReport, Tracker
+
+__all__ = [
+    "HANDLERS",
+    "Messaging",
+    "Tracking",
+    "add_tracking_flags",
+    "messaging",
+    "open_tracking",
+    "register",
+    "state_url",
+]
+
+log = logging.getLogger(__name__)
+
+KEEP_SCANS: Final = timedelta(days=30)
+"""Scans (and facts no later scan shares) older than this are forgotten."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Composition
+
+
+def state_url(settings: Settings, flag: str | None = None, *, demo: bool = False) -> str:
+    """The state database: ``--state``, else ``database`` (``NETADVISOR_DATABASE_URL``), else
+    SQLite under ``$XDG_STATE_HOME/netadvisor``. Demo data always uses its own SQLite file."""
+    home = settings.environment.state_home
+    if demo:
+        path = home / "netadvisor" / "demo.db" if home else default_state_path(demo=True)
+        return f"sqlite:///{path}"
+    if flag:
+        return flag
+    if settings.database is not None:
+        return settings.database.reveal()
+    path = home / "netadvisor" / "state.db" if home else default_state_path()
+    return f"sqlite:///{path}"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+
+
+def routing(settings: Settings) -> Routing:
+    """The channels of the settings."""
+    return Routing(settings.slack_channel, tuple(settings.slack_routes))
+
+
+@dataclass(frozen=True)
+class Messaging:
+    """Where messages go, and why, for people."""
+
+    notifier: Any
+    """The Slack notifier, or the console when nothing is posted."""
+    console: ConsoleNotifier
+    routing: Routing
+    target: str
+    """``Slack (@bot in team)`` / ``the terminal (...)``: said at start."""
+    warning: str | None = None
+
+
+def messaging(settings: Settings, stream: TextIO, *, demo: bool = False) -> Messaging:
+    """Slack when a token and a channel (or routes) are configured, else the terminal."""
+    channels = routing(settings)
+    token = settings.slack_bot_token
+    if demo:
+        console = ConsoleNotifier(stream, label="DEMO DATA: printed here, never posted to Slack")
+        return Messaging(console, console, Routing(), "the terminal (demo data is never posted)")
+    console = ConsoleNotifier(stream)
+    if token is None:
+        return Messaging(console, console, Routing(), "the terminal (no SLACK_BOT_TOKEN)")
+    if not channels.channels:
+        warning = (
+            f"{PROG}: warning: SLACK_BOT_TOKEN is set but no channel is "
+            "(NETADVISOR_SLACK_CHANNEL or slack-routes): printing instead of posting"
+        )
+        return Messaging(console, console, Routing(), "the terminal (no Slack channel)", warning)
+    client = make_client(token.reveal(), base_url=settings.slack_api_url)
+    where = ", ".join(channels.channels)
+    return Messaging(SlackNotifier(client), console, channels, f"Slack ({where})")
+
+
+# ---------------------------------------------------------------------------------------------
+# scan: remember and tell
+
+
+def add_tracking_flags(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run`` and ``--state`` for ``scan``."""
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compare with the stored state but write nothing and post nothing",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="state database URL (default: $NETADVISOR_DATABASE_URL, else a SQLite file under "
+        "$XDG_STATE_HOME/netadvisor)",
+    )
+
+
+@dataclass
+class Tracking:
+    """One scan's state and messages; use as a context manager (closes the store)."""
+
+    store: Store | None
+    tracker: Tracker
+    messages: Messaging
+    buffer: io.StringIO | None
+    """Printed messages, held back until the human report is printed."""
+    dry_run: bool
+    report: ScanReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> Tracking:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the database."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def record(
+        self, scans: Sequence[ClusterScan], catalog_version: str, source: str, *, retire: bool
+    ) -> ScanReport:
+        """Diff, save, post or print; ``retire``: the scan covered the configured fleet."""
+        now = _now()
+        scanned = [(s.cluster, s.matches) for s in scans]
+        self.report = self.tracker.record(
+            scanned,
+            now,
+            source=source,
+            catalog_version=catalog_version,
+            retire_missing=retire,
+            clock=_now,
+        )
+        if self.store is not None and not self.dry_run:
+            self.store.run(lambda tx: tx.prune(now - KEEP_SCANS))
+        return self.report
+
+    def annotate(self, data: dict[str, Any]) -> None:
+        """Add ``change`` and ``notified`` to every result of ``scan --json`` (null when the
+        match is not tracked), and ``state`` to the document."""
+        report = self.report
+        for cluster in data.get("clusters", []):
+            outcome = report.clusters.get(cluster["name"]) if report else None
+            matches = outcome.matches if outcome else {}
+            for result in cluster.get("results", []):
+                found = matches.get(result["id"])
+                result["change"] = found.change.value if found and found.change else None
+                result["notified"] = found.notified.value if found and found.notified else None
+            if outcome is not None and outcome.unreadable_since is not None:
+                cluster["unreadable_since"] = outcome.unreadable_since.isoformat()
+                cluster["stale"] = sorted(matches)
+        data["state"] = {
+            "database": self.store.display_url if self.store else None,
+            "dry_run": self.dry_run,
+            "messages": self.messages.target,
+            "retired": list(report.retired) if report else [],
+            "delivery_errors": list(report.delivery.errors) if report else [],
+        }
+
+    def summary(self) -> str:
+        """What changed and who was told, for the end of the human report."""
+        lines: list[str] = []
+        if self.buffer is not None and self.buffer.getvalue():
+            lines += [f"Messages (printed: {self.messages.target}):", self.buffer.getvalue()]
+        report = self.report
+        if report is None:
+            return "\n".join(lines)
+        changes: dict[str, int] = {}
+        told: dict[str, int] = {}
+        for outcome in report.clusters.values():
+            for match in outcome.matches.values():
+                if match.change is not None:
+                    changes[match.change.value] = changes.get(match.change.value, 0) + 1
+                if match.notified is not None:
+                    told[match.notified.value] = told.get(match.notified.value, 0) + 1
+        order = ("new", "updated", "resolved", "stale", "open")
+        shown = ", ".join(f"{changes[c]} {c}" for c in order if changes.get(c)) or "no matches"
+        lines.append(f"Changes since the last scan: {shown}.")
+        if report.retired:
+            lines.append(f"Retired (no longer configured): {', '.join(report.retired)}.")
+        posted = told.get("posted", 0)
+        printed = told.get("printed", 0)
+        muted = told.get("muted", 0)
+        lines.append(
+            f"Messages: {posted} posted, {printed} printed, {muted} muted; "
+            f"to {self.messages.target}."
+        )
+        for error in report.delivery.errors:
+            lines.append(f"Not delivered (retried at the next scan): {error}")
+        if self.dry_run:
+            lines.append("Dry run: nothing was written or posted.")
+        return "\n".join(lines)
+
+
+def open_tracking(
+    args: argparse.Namespace, settings: Settings, demo: bool, json_mode: bool, err: TextIO
+) -> Tracking | int:
+    """Open the state store and the notifiers for ``scan``; says where state and messages go.
+
+    Returns an exit code when the state database cannot be used.
+    """
+    dry_run = bool(getattr(args, "dry_run", False))
+    url = state_url(settings, getattr(args, "state", None), demo=demo)
+    store: Store | None = None
+    path = _sqlite_path(url)
+    if dry_run and path is not None and not path.exists():
+        print(f"{PROG}: state: none yet at {path} (dry run: nothing is written)", file=err)
+    else:
+        try:
+            store = Store.open(url)
+        except StoreError as exc:
+            print(f"{PROG}: state database: {exc}", file=err)
+            return 1
+        note = " (demo data has a state file of its own)" if demo else ""
+        dry = " (dry run: nothing is written)" if dry_run else ""
+        print(f"{PROG}: state: {store.display_url}{note}{dry}", file=err)
+    buffer = None if json_mode else io.StringIO()
+    messages = messaging(settings, err if json_mode else buffer or err, demo=demo)
+    if messages.warning:
+        print(messages.warning, file=err)
+    tracker = Tracker(store, messages.notifier, messages.console, messages.routing, dry_run=dry_run)
+    return Tracking(store, tracker, messages, buffer, dry_run)
+
+
+# ---------------------------------------------------------------------------------------------
+# digest
+
+
+def register(commands: Any) -> None:
+    """Add ``digest`` and ``serve``."""
+    digest = commands.add_parser(
+        "digest",
+        help="post (or print) the digest now",
+        description="Build every channel's digest now: new since the last digest, resolved, "
+        "open by severity and cluster, unknowns with what they depend on, unreadable "
+        "clusters, mutes about to expire. Posted to Slack when configured, else printed.",
+    )
+    digest.add_argument("--config", metavar="PATH", help="configuration file")
+    digest.add_argument("--state", metavar="URL", help="state database URL")
+    digest.add_argument("--json", action="store_true", help="print the digests as JSON")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print the digest; post and record nothing"
+    )
+    digest.add_argument("--demo", action="store_true", help="the digest of the demo state file")
+    serve = commands.add_parser(
+        "serve",
+        help="run the scheduled scan and digest and the Slack app until stopped",
+        description="Scan every scan-interval seconds (first at start), send the digest daily "
+        "at digest-time, sync upstream trackers daily, and answer Slack on /slack/events "
+        "(or Socket Mode with SLACK_APP_TOKEN); /healthz on the same port. SIGTERM stops it "
+        "cleanly.",
+    )
+    serve.add_argument("--config", metavar="PATH", help="configuration file")
+    serve.add_argument("--state", metavar="URL", help="state database URL")
+
+
+def _settings(args: argparse.Namespace, err: TextIO) -> Settings | None:
+    try:
+        return load_settings(getattr(args, "config", None))
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return None
+
+
+def _is_demo(settings: Settings) -> bool:
+    from bot.cli_inventory import fleet_from
+
+    empty = argparse.Namespace(kubeconfig=[], context=[], dump=[])
+    return fleet_from(empty, settings).demo
+
+
+def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``netadvisor digest``."""
+    settings = _settings(args, err)
+    if settings is None:
+        return 2
+    demo = bool(args.demo) or (args.state is None and _is_demo(settings))
+    url = state_url(settings, args.state, demo=demo)
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        print(f"{PROG}: no state yet at {path}: run `{PROG} scan` first", file=err)
+        return 1
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        print(f"{PROG}: state database: {exc}", file=err)
+        return 1
+    with store:
+        print(f"{PROG}: state: {store.display_url}", file=err)
+        stream = err if args.json else out
+        messages = messaging(settings, stream, demo=demo)
+        if messages.warning:
+            print(messages.warning, file=err)
+        tracker = Tracker(
+            store, messages.notifier, messages.console, messages.routing, dry_run=args.dry_run
+        )
+        if args.dry_run:
+            posting = messages.notifier.posts
+            digests = store.run(
+                lambda tx: collect(tx, messages.routing if posting else None, _now())
+            )
+            if not args.json:
+                for digest in digests:
+                    for step in messages.console.plan(digest, "", digest.channel, None):
+                        messages.console.perform(step, None)
+            report = None
+        else:
+            digests, report = tracker.send_digests(_now(), clock=_now)
+        if args.json:
+            data = [d.to_json() for d in digests]
+            print(json.dumps({"digests": data}, indent=2, ensure_ascii=False), file=out)
+        if report is not None:
+            for error in report.errors:
+                print(f"{PROG}: not delivered (kept, retried later): {error}", file=err)
+            if messages.notifier.posts and not report.errors:
+                channels = ", ".join(d.channel for d in digests)
+                print(f"{PROG}: digest posted to {channels}", file=err)
+            return 1 if report.errors else 0
+    return 0
+
+
+def digest_text(store_url: str, settings: Settings) -> str:
+    """Every cluster's digest as mrkdwn text, read now (for the bot's ``digest`` command)."""
+    with Store.open(store_url) as store:
+        digests = store.run(lambda tx: collect(tx, None, _now()))
+    return "\n\n".join(blocks_to_text(m.blocks) for d in digests for m in digest_messages(d))
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+@dataclass
+class _Service:
+    """The running parts of ``serve``, stopped in reverse order."""
+
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self.stops):
+            try:
+                stop()
+            except Exception:
+                log.exception("while stopping")
+        self.stops.clear()
+
+
+def _scan_job(
+    settings: Settings, url: str, demo: bool, catalog_dirs: Sequence[str], stream: TextIO
+) -> Callable[[], None]:
+    from bot.cli_inventory import fleet_from
+    from jobs.inventory.run import read_fleet
+
+    empty = argparse.Namespace(kubeconfig=[], context=[], dump=[])
+
+    def job() -> None:
+        catalog = load_catalog(catalog_dirs)
+        fleet = fleet_from(empty, settings)
+        clusters = read_fleet(
+            fleet.targets, concurrency=settings.concurrency, timeout=settings.cluster_timeout
+        )
+        scans = scan_fleet(clusters, Engine(catalog.advisories))
+        with Store.open(url) as store:
+            messages = messaging(settings, stream, demo=demo)
+            tracker = Tracker(store, messages.notifier, messages.console, messages.routing)
+            now = _now()
+            report = tracker.record(
+                [(s.cluster, s.matches) for s in scans],
+                now,
+                source=fleet.source,
+                catalog_version=catalog.version,
+                retire_missing=True,
+                clock=_now,
+            )
+            store.run(lambda tx: tx.prune(now - KEEP_SCANS))
+        changed = sum(
+            1
+            for c in report.clusters.values()
+            for m in c.matches.values()
+            if m.change is not None and m.change.value != "open"
+        )
+        readable = sum(1 for c in clusters if c.status.value == "ok")
+        log.info(
+            "scan: %d of %d clusters read, %d changes, %d messages pending, %d errors",
+            readable,
+            len(clusters),
+            changed,
+            report.delivery.pending,
+            len(report.delivery.errors),
+        )
+
+    return job
+
+
+def _digest_job(settings: Settings, url: str, demo: bool, stream: TextIO) -> Callable[[], None]:
+    def job() -> None:
+        with Store.open(url) as store:
+            messages = messaging(settings, stream, demo=demo)
+            tracker = Tracker(store, messages.notifier, messages.console, messages.routing)
+            digests, report = tracker.send_digests(_now(), clock=_now)
+        log.info("digest: %d sent, %d errors", len(digests), len(report.errors))
+
+    return job
+
+
+def _bot(
+    settings: Settings,
+    url: str,
+    catalog_dirs: Sequence[str],
+    service: _Service,
+    healthy: Callable[[], bool],
+) -> str:
+    """Start the Slack app (HTTP endpoint or Socket Mode) and /healthz; say how it listens."""
+    from bot.server import HttpServer, create_app, wsgi_app
+
+    app = None
+    how = "no Slack app (no SLACK_BOT_TOKEN)"
+    token = settings.slack_bot_token
+    if token is not None:
+        from bot.cli_ask import load_clusters
+        from bot.listeners import BotContext
+        from bot.listeners import register as register_listeners
+
+        secret = settings.slack_signing_secret
+        app = create_app(
+            token=token.reveal(),
+            signing_secret=secret.reveal() if secret else None,
+            api_url=settings.slack_api_url,
+            token_verification=False,
+        )
+
+        def clusters() -> Mapping[str, Any]:
+            with Store.open(url) as store:
+                return load_clusters(store)
+
+        context = BotContext(
+            catalog=load_catalog(catalog_dirs),
+            clusters=clusters,
+            store=lambda: Store.open(url),
+            digest=lambda: digest_text(url, settings),
+        )
+        register_listeners(app, context)
+        how = "Slack app on /slack/events"
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            handler = SocketModeHandler(app, settings.slack_app_token.reveal())
+            handler.connect()  # type: ignore[no-untyped-call]
+            service.stops.append(handler.close)
+            app = None  # HTTP carries /healthz only
+            how = "Slack app in Socket Mode"
+        elif secret is None:
+            how += " (no SLACK_SIGNING_SECRET: requests are not verified)"
+    server = HttpServer(wsgi_app(app, healthy), host="0.0.0.0", port=settings.port).start()
+    service.stops.append(server.stop)
+    return f"{how}; /healthz on port {server.port}"
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``netadvisor serve``: scheduler and Slack app until SIGTERM or SIGINT."""
+    from jobs.joblock import job_locks_for
+    from jobs.leader import SingleProcess, run_as_leader
+    from jobs.schedule import Scheduler
+
+    settings = _settings(args, err)
+    if settings is None:
+        return 2
+    try:
+        load_catalog(args.catalog_dir)
+    except CatalogError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
+    logging.basicConfig(
+        level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    demo = args.state is None and _is_demo(settings)
+    url = state_url(settings, args.state, demo=demo)
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        print(f"{PROG}: state database: {exc}", file=err)
+        return 1
+    stop = threading.Event()
+    service = _Service()
+    service.stops.append(store.close)
+    messages = messaging(settings, err, demo=demo)
+    if messages.warning:
+        print(messages.warning, file=err)
+    print(f"{PROG}: state: {store.display_url}; messages to {messages.target}", file=err)
+    leadership = SingleProcess()
+    locks = job_locks_for(store.engine)
+    scheduler = Scheduler(timezone=settings.timezone, misfire_grace=settings.misfire_grace)
+
+    def guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            run_as_leader(name, work, leadership, locks)
+
+        return run
+
+    scheduler.every(
+        "scan",
+        settings.scan_interval,
+        guarded("scan", _scan_job(settings, url, demo, args.catalog_dir, err)),
+        start_now=True,
+    )
+    scheduler.daily(
+        "digest", settings.digest_time, guarded("digest", _digest_job(settings, url, demo, err))
+    )
+    if not demo:
+        from bot.cli_upstream import upstream_job
+
+        sync = upstream_job(settings, args.catalog_dir, url)
+        scheduler.daily("upstream", settings.digest_time, guarded("upstream", sync))
+    try:
+        how = _bot(settings, url, args.catalog_dir, service, lambda: scheduler.running)
+    except (OSError, NotifyError) as exc:
+        print(f"{PROG}: cannot start the Slack app: {exc}", file=err)
+        service.stop()
+        return 1
+    scheduler.start()
+    service.stops.append(lambda: scheduler.shutdown(wait=True))
+    print(
+        f"{PROG}: serving: {how}; scan every {settings.scan_interval:g} s, digest daily at "
+        f"{settings.digest_time} {settings.timezone}",
+        file=err,
+        flush=True,
+    )
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print(f"{PROG}: stopping", file=err, flush=True)
+        service.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    print(f"{PROG}: stopped", file=err, flush=True)
+    return 0
+
+
+HANDLERS: Mapping[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
+    "digest": cmd_digest,
+    "serve": cmd_serve,
+}
