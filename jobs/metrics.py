@@ -99,7 +99,9 @@ SLACK_FAILURES: Final = Counter(
 )
 GITHUB_RATE_LIMIT_REMAINING: Final = Gauge(
     "netadvisor_github_rate_limit_remaining",
-    "Requests left in GitHub's current rate-limit window (X-RateLimit-Remaining), as last seen.",
+    "Requests left in GitHub's current rate-limit window (X-RateLimit-Remaining), as last seen, "
+    "by GitHub's resource (core, search).",
+    ["resource"],
     registry=REGISTRY,
 )
 LEADER: Final = Gauge(

@@ -41,6 +41,7 @@ from typing import Any, Final, NotRequired, TypedDict, cast
 
 import httpx
 
+from jobs import metrics
 from jobs.upstream.errors import (
     BudgetExhausted,
     NotCached,
@@ -625,6 +626,7 @@ class GitHubSource:
         if remaining is None or not remaining.isdigit():
             return
         name = response.headers.get("X-RateLimit-Resource", resource)
+        metrics.GITHUB_RATE_LIMIT_REMAINING.labels(resource=name).set(int(remaining))
         with self._lock:
             self._limits[name] = _Limit(int(remaining), _reset_time(response))
 

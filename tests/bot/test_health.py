@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
 
 from advisories.catalog import Catalog
 from bot.health import (
@@ -30,7 +31,13 @@ from jobs import metrics
 from jobs.notify import Routing
 from jobs.store import Store
 from jobs.tracking import Tracker
+from jobs.upstream.github import GitHubSource, build_client
+from jobs.upstream.models import RepoName
+from jobs.upstream.state import UpstreamStore
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
+from tests.jobs.upstream_support import TOKEN as GITHUB_TOKEN
+from tests.jobs.upstream_support import FakeClock
+from tests.servers.github import GitHubAPIServer
 from tests.servers.slack import SlackServer
 from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
 
@@ -190,7 +197,7 @@ def test_metrics_show_the_store_figures_and_what_the_process_recorded(store: Sto
     )
     metrics.SLACK_REQUESTS.labels(method="chat.postMessage").inc()
     metrics.SLACK_FAILURES.labels(method="chat.postMessage", error="ratelimited").inc()
-    metrics.GITHUB_RATE_LIMIT_REMAINING.set(4321)
+    metrics.GITHUB_RATE_LIMIT_REMAINING.labels(resource="core").set(4321)
     metrics.LEADER.set(1)
 
     collector = metrics.StoreCollector(lambda: metrics.store_figures(store))
@@ -240,7 +247,7 @@ def test_metrics_show_the_store_figures_and_what_the_process_recorded(store: Sto
         ]
         >= 1
     )
-    assert samples[("netadvisor_github_rate_limit_remaining", ())] == 4321
+    assert samples[("netadvisor_github_rate_limit_remaining", (("resource", "core"),))] == 4321
     assert samples[("netadvisor_leader", ())] == 1
     assert ("process_resident_memory_bytes", ()) in samples
 
@@ -282,3 +289,22 @@ def test_slack_posts_and_failures_are_counted_by_the_notifier(store: Store) -> N
     assert value("netadvisor_slack_requests_total", method="chat.postMessage") == posts + posted
     assert value("netadvisor_slack_failures_total", method="chat.postMessage",
                  error="channel_not_found") == failures + 1  # fmt: skip
+
+
+def test_githubs_remaining_rate_limit_is_what_the_adapter_last_saw(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine = create_engine(f"sqlite:///{tmp_path / 'upstream.db'}")
+    try:
+        with GitHubAPIServer(token=GITHUB_TOKEN, now=clock.time) as server:
+            server.repo("kubernetes/kubernetes").pull(1, "A fix", base="master")
+            server.set_remaining(1234)
+            with build_client(server.url, GITHUB_TOKEN) as client:
+                github = GitHubSource(client, UpstreamStore(engine), sleep=clock.sleep,
+                                      clock=clock.now)  # fmt: skip
+                github.pull(RepoName("kubernetes/kubernetes"), 1)
+    finally:
+        engine.dispose()
+    seen = metrics.REGISTRY.get_sample_value(
+        "netadvisor_github_rate_limit_remaining", {"resource": "core"}
+    )
+    assert seen == 1233  # 1234 were left before this request
