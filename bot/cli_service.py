@@ -15,15 +15,16 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from advisories.catalog import CatalogError, load_catalog
+from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.engine import Engine
-from bot.cli import PROG
+from bot.cli import PROG, UsageError
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.console import ConsoleNotifier, blocks_to_text
 from bot.slack.messages import digest_messages
@@ -393,11 +394,13 @@ def _scan_job(
     settings: Settings, url: str, demo: bool, catalog_dirs: Sequence[str], stream: TextIO
 ) -> Callable[[], None]:
     from bot.cli_inventory import fleet_from
+    from jobs import metrics
     from jobs.inventory.run import read_fleet
 
     empty = argparse.Namespace(kubeconfig=[], context=[], dump=[])
 
     def job() -> None:
+        started = time.monotonic()
         catalog = load_catalog(catalog_dirs)
         fleet = fleet_from(empty, settings)
         clusters = read_fleet(
@@ -423,6 +426,7 @@ def _scan_job(
             for m in c.matches.values()
             if m.change is not None and m.change.value != "open"
         )
+        metrics.SCAN_SECONDS.observe(time.monotonic() - started)
         readable = sum(1 for c in clusters if c.status.value == "ok")
         log.info(
             "scan: %d of %d clusters read, %d changes, %d messages pending, %d errors",
@@ -450,15 +454,22 @@ def _digest_job(settings: Settings, url: str, demo: bool, stream: TextIO) -> Cal
 def _bot(
     settings: Settings,
     url: str,
+    catalog: Catalog,
     catalog_dirs: Sequence[str],
     service: _Service,
-    healthy: Callable[[], bool],
+    store: Store,
 ) -> str:
-    """Start the Slack app (HTTP endpoint or Socket Mode) and /healthz; say how it listens."""
+    """Start the Slack app (HTTP endpoint or Socket Mode) behind /healthz, /readyz and /metrics
+    on one port; say how it listens."""
+    from bot.health import Readiness, catalog_check, operations, slack_connection_check, store_check
     from bot.server import HttpServer, create_app, wsgi_app
 
     app = None
     how = "no Slack app (no SLACK_BOT_TOKEN)"
+    checks: dict[str, Callable[[], str]] = {
+        "store": store_check(store),
+        "catalog": catalog_check(lambda: catalog),
+    }
     token = settings.slack_bot_token
     if token is not None:
         from bot.cli_ask import load_clusters
@@ -474,8 +485,8 @@ def _bot(
         )
 
         def clusters() -> Mapping[str, Any]:
-            with Store.open(url) as store:
-                return load_clusters(store)
+            with Store.open(url) as opened:
+                return load_clusters(opened)
 
         context = BotContext(
             catalog=load_catalog(catalog_dirs),
@@ -491,31 +502,62 @@ def _bot(
             handler = SocketModeHandler(app, settings.slack_app_token.reveal())
             handler.connect()  # type: ignore[no-untyped-call]
             service.stops.append(handler.close)
-            app = None  # HTTP carries /healthz only
+            checks["slack"] = slack_connection_check(lambda: bool(handler.client.is_connected()))
+            app = None  # the port carries the operations endpoints only
             how = "Slack app in Socket Mode"
         elif secret is None:
             how += " (no SLACK_SIGNING_SECRET: requests are not verified)"
-    server = HttpServer(wsgi_app(app, healthy), host="0.0.0.0", port=settings.port).start()
+    slack = wsgi_app(app) if app is not None else None
+    application = operations(slack, Readiness(checks))
+    server = HttpServer(application, host="0.0.0.0", port=settings.port).start()
     service.stops.append(server.stop)
-    return f"{how}; /healthz on port {server.port}"
+    return f"{how}; /healthz, /readyz, /metrics on port {server.port}"
+
+
+def _leadership(settings: Settings, service: _Service) -> Any:
+    """Leader election when on (or ``auto`` in a pod), else this process always leads."""
+    from jobs import metrics
+    from jobs.leader import ElectionSettings, LeaseElector, SingleProcess, api_client
+
+    env = settings.environment
+    wanted = settings.leader_election == "on" or (
+        settings.leader_election == "auto" and env.in_cluster
+    )
+    if not wanted:
+        metrics.LEADER.set(1)
+        return SingleProcess()
+    if not env.pod_name or not env.pod_namespace:
+        raise UsageError(
+            "leader election needs the pod's name ($HOSTNAME) and namespace (the service "
+            "account's); set leader-election: off outside Kubernetes"
+        )
+    election = ElectionSettings(namespace=env.pod_namespace, identity=env.pod_name)
+    elector = LeaseElector(
+        api_client(), election, on_change=lambda leading: metrics.LEADER.set(int(leading))
+    )
+    elector.start()
+    service.stops.append(elector.stop)
+    return elector
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor serve``: scheduler and Slack app until SIGTERM or SIGINT."""
+    from bot import logs
+    from jobs import metrics
     from jobs.joblock import job_locks_for
-    from jobs.leader import SingleProcess, run_as_leader
+    from jobs.leader import run_as_leader
     from jobs.schedule import Scheduler
 
     settings = _settings(args, err)
     if settings is None:
         return 2
     try:
-        load_catalog(args.catalog_dir)
+        catalog = load_catalog(args.catalog_dir)
     except CatalogError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-    logging.basicConfig(
-        level=logging.INFO, stream=err, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logs.configure(
+        settings.log_format, settings.log_level, stream=err, secrets=settings.secret_values()
     )
     demo = args.state is None and _is_demo(settings)
     url = state_url(settings, args.state, demo=demo)
@@ -527,40 +569,43 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     stop = threading.Event()
     service = _Service()
     service.stops.append(store.close)
+    collector = metrics.StoreCollector(lambda: metrics.store_figures(store))
+    metrics.REGISTRY.register(collector)
+    service.stops.append(lambda: metrics.REGISTRY.unregister(collector))
     messages = messaging(settings, err, demo=demo)
     if messages.warning:
         print(messages.warning, file=err)
     print(f"{PROG}: state: {store.display_url}; messages to {messages.target}", file=err)
-    leadership = SingleProcess()
-    locks = job_locks_for(store.engine)
     scheduler = Scheduler(timezone=settings.timezone, misfire_grace=settings.misfire_grace)
-
-    def guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            run_as_leader(name, work, leadership, locks)
-
-        return run
-
-    scheduler.every(
-        "scan",
-        settings.scan_interval,
-        guarded("scan", _scan_job(settings, url, demo, args.catalog_dir, err)),
-        start_now=True,
-    )
-    scheduler.daily(
-        "digest", settings.digest_time, guarded("digest", _digest_job(settings, url, demo, err))
-    )
-    if not demo:
-        from bot.cli_upstream import upstream_job
-
-        sync = upstream_job(settings, args.catalog_dir, url)
-        scheduler.daily("upstream", settings.digest_time, guarded("upstream", sync))
     try:
-        how = _bot(settings, url, args.catalog_dir, service, lambda: scheduler.running)
-    except (OSError, NotifyError) as exc:
-        print(f"{PROG}: cannot start the Slack app: {exc}", file=err)
+        leadership = _leadership(settings, service)
+        locks = job_locks_for(store.engine)
+
+        def guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    outcome = run_as_leader(name, work, leadership, locks)
+                except Exception:
+                    metrics.JOB_RUNS.labels(job=name, outcome="failed").inc()
+                    raise
+                metrics.JOB_RUNS.labels(job=name, outcome=str(outcome)).inc()
+
+            return run
+
+        scan = _scan_job(settings, url, demo, args.catalog_dir, err)
+        scheduler.every("scan", settings.scan_interval, guarded("scan", scan), start_now=True)
+        digest = _digest_job(settings, url, demo, err)
+        scheduler.daily("digest", settings.digest_time, guarded("digest", digest))
+        if not demo:
+            from bot.cli_upstream import upstream_job
+
+            sync = upstream_job(settings, args.catalog_dir, url)
+            scheduler.daily("upstream", settings.digest_time, guarded("upstream", sync))
+        how = _bot(settings, url, catalog, args.catalog_dir, service, store)
+    except (OSError, NotifyError, UsageError) as exc:
+        print(f"{PROG}: cannot start: {exc}", file=err)
         service.stop()
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     scheduler.start()
     service.stops.append(lambda: scheduler.shutdown(wait=True))
     print(
