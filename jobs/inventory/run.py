@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from advisories.fleet import ClusterFacts, ClusterStatus
+from jobs import metrics
 from jobs.inventory.mapping import Overrides, cluster_facts, failed_cluster
 from jobs.inventory.port import (
     ClusterReader,
@@ -27,6 +28,7 @@ from jobs.inventory.port import (
     InventoryError,
     ReadContext,
 )
+from jobs.logctx import about
 
 __all__ = ["ClusterTarget", "FleetError", "Progress", "read_fleet"]
 
@@ -88,6 +90,7 @@ def read_fleet(
     lock = threading.Lock()
     results: dict[int, ClusterFacts | DuplicateCluster] = {}
     running: dict[int, ReadContext] = {}
+    started: dict[int, float] = {}
     pending = list(range(len(targets)))
     pending.reverse()
 
@@ -100,6 +103,9 @@ def read_fleet(
     def finish(index: int, result: ClusterFacts | DuplicateCluster) -> None:
         results[index] = result
         running.pop(index, None)
+        if isinstance(result, ClusterFacts):
+            seconds = time.monotonic() - started[index]
+            metrics.observe_cluster(result.name, seconds, result.status is ClusterStatus.OK)
         if progress is not None and isinstance(result, ClusterFacts):
             progress(len(results), len(targets), result)
 
@@ -112,6 +118,7 @@ def read_fleet(
                 claim=functools.partial(claim, index),
             )
             running[index] = context
+            started[index] = time.monotonic()
             thread = threading.Thread(
                 target=_read_one,
                 args=(targets[index], index, context, done),
@@ -152,7 +159,8 @@ def _read_one(
 ) -> None:
     result: ClusterFacts | DuplicateCluster
     try:
-        snapshot = target.reader.read(context)
+        with about(cluster=target.name):
+            snapshot = target.reader.read(context)
         context.check()
         result = cluster_facts(
             snapshot,

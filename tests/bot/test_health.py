@@ -28,16 +28,20 @@ from bot.server import HttpServer, wsgi_app
 from bot.slack.console import ConsoleNotifier
 from bot.slack.notifier import SlackNotifier, make_client
 from jobs import metrics
+from jobs.inventory.kube import kubeconfig_reader
+from jobs.inventory.run import ClusterTarget, read_fleet
 from jobs.notify import Routing
 from jobs.store import Store
 from jobs.tracking import Tracker
 from jobs.upstream.github import GitHubSource, build_client
 from jobs.upstream.models import RepoName
 from jobs.upstream.state import UpstreamStore
+from tests.jobs.inventory.scenarios import kubeadm_centos_ipvs_calico
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 from tests.jobs.upstream_support import TOKEN as GITHUB_TOKEN
 from tests.jobs.upstream_support import FakeClock
 from tests.servers.github import GitHubAPIServer
+from tests.servers.kubeapi import KubeAPIServer, write_kubeconfig
 from tests.servers.slack import SlackServer
 from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
 
@@ -308,3 +312,24 @@ def test_githubs_remaining_rate_limit_is_what_the_adapter_last_saw(tmp_path: Pat
         "netadvisor_github_rate_limit_remaining", {"resource": "core"}
     )
     assert seen == 1233  # 1234 were left before this request
+
+
+def test_reading_the_fleet_records_each_clusters_time_and_reachability(tmp_path: Path) -> None:
+    with KubeAPIServer(kubeadm_centos_ipvs_calico(), token="t", tls=True) as server:
+        kubeconfig = write_kubeconfig(
+            tmp_path / "kubeconfig",
+            [("metrics-ok", server, "t"), ("metrics-down", "https://127.0.0.1:9", "t")],
+        )
+        targets = [
+            ClusterTarget(name, kubeconfig_reader(str(kubeconfig), name))
+            for name in ("metrics-ok", "metrics-down")
+        ]
+        read_fleet(targets, concurrency=2, timeout=10)
+
+    def sample(name: str, cluster: str) -> float | None:
+        return metrics.REGISTRY.get_sample_value(name, {"cluster": cluster})
+
+    assert sample("netadvisor_cluster_up", "metrics-ok") == 1
+    assert sample("netadvisor_cluster_up", "metrics-down") == 0
+    seconds = sample("netadvisor_cluster_scan_duration_seconds", "metrics-ok")
+    assert seconds is not None and 0 < seconds < 10
