@@ -502,7 +502,8 @@ def _bot(
             handler = SocketModeHandler(app, settings.slack_app_token.reveal())
             handler.connect()  # type: ignore[no-untyped-call]
             service.stops.append(handler.close)
-            checks["slack"] = slack_connection_check(lambda: bool(handler.client.is_connected()))
+            socket_mode = handler.client
+            checks["slack"] = slack_connection_check(lambda: bool(socket_mode.is_connected()))
             app = None  # the port carries the operations endpoints only
             how = "Slack app in Socket Mode"
         elif secret is None:
@@ -541,8 +542,8 @@ def _leadership(settings: Settings, service: _Service) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``netadvisor serve``: scheduler and Slack app until SIGTERM or SIGINT."""
-    from bot import logs
+    """``netadvisor serve``: scheduler and Slack app until SIGTERM or SIGINT (logging is set up
+    by :func:`bot.cli.main`: ``--log-format``, ``--log-level`` or the settings)."""
     from jobs import metrics
     from jobs.joblock import job_locks_for
     from jobs.leader import run_as_leader
@@ -556,9 +557,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except CatalogError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-    logs.configure(
-        settings.log_format, settings.log_level, stream=err, secrets=settings.secret_values()
-    )
     demo = args.state is None and _is_demo(settings)
     url = state_url(settings, args.state, demo=demo)
     try:
