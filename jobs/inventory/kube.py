@@ -23,20 +23,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import (
-    ConfigException,
-    list_kube_config_contexts,
-    load_incluster_config,
-    new_client_from_config,
-)
+from kubernetes.config import ConfigException, load_incluster_config
+from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
 from jobs.inventory.mapping import follow_ups, slim_node, slim_service
 from jobs.inventory.port import (
@@ -86,12 +84,14 @@ def kubeconfig_reader(path: str, context: str | None) -> KubeReader:
     """A reader for one context of a kubeconfig (``path`` may list files joined by ``:``)."""
 
     def connect() -> Any:
-        return new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=path,
-            context=context,
-            persist_config=False,  # never write refreshed tokens back into the user's file
-            client_configuration=_configuration(),
-        )
+        # What new_client_from_config does, with the parsed file shared by every context: a
+        # 200-context kubeconfig takes 140 ms to parse, once per cluster otherwise.
+        loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
+            config_dict=_parsed_kubeconfig(path), active_context=context, config_base_path=None
+        )  # no config_persister: refreshed tokens are never written back into the user's file
+        configuration = _configuration()
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
+        return ApiClient(configuration)
 
     origin = f"kubeconfig {path}" + (f", context {context}" if context else "")
     return KubeReader(connect, origin)
@@ -108,19 +108,39 @@ def in_cluster_reader() -> KubeReader:
     return KubeReader(connect, "in-cluster service account")
 
 
+_PARSED: dict[str, tuple[tuple[float, ...], Any]] = {}
+_PARSED_LOCK: Final = threading.Lock()
+
+
+def _parsed_kubeconfig(path: str) -> Any:
+    """The merged kubeconfig (the client's own merger), parsed once per change of its files."""
+    files = [Path(p).expanduser() for p in path.split(os.pathsep) if p]
+    stamps = tuple(float(f.stat().st_mtime_ns) if f.exists() else -1.0 for f in files)
+    with _PARSED_LOCK:
+        cached = _PARSED.get(path)
+        if cached is not None and cached[0] == stamps:
+            return cached[1]
+        merged = KubeConfigMerger(path).config  # type: ignore[no-untyped-call]
+        if merged is None:
+            raise ConfigException(f"no kubeconfig found at {path}")
+        _PARSED[path] = (stamps, merged)
+        return merged
+
+
 def list_contexts(path: str) -> tuple[list[str], str | None]:
     """The context names of a kubeconfig and its current context; raise ClusterAccessError."""
     try:
-        contexts, current = list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
+        merged = _parsed_kubeconfig(path)
+        contexts = merged.value.get("contexts") or []
+        names = [str(c.value.get("name")) for c in contexts if c.value.get("name")]
+        current = merged.value.get("current-context")
     except (ConfigException, OSError, ValueError) as exc:
         raise ClusterAccessError(f"cannot read kubeconfig {path}: {_first_line(exc)}") from None
     except Exception as exc:  # yaml errors and malformed entries surface as many types
         raise ClusterAccessError(
             f"cannot read kubeconfig {path}: {type(exc).__name__}: {_first_line(exc)}"
         ) from None
-    names = [str(c.get("name")) for c in contexts or () if isinstance(c, dict) and c.get("name")]
-    name = current.get("name") if isinstance(current, dict) else None
-    return names, str(name) if name else None
+    return names, str(current) if current else None
 
 
 class KubeReader:
