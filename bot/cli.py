@@ -24,7 +24,8 @@ from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, F
 from advisories.models import Verdict
 from advisories.osv import to_osv
 from advisories.serialize import advisory_to_json, facts_to_json, result_to_json
-from bot import terminal
+from bot import logs, terminal
+from bot.settings import SettingsError, load_settings
 
 __all__ = ["build_parser", "main"]
 
@@ -165,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--catalog-dir", action="append", default=[], metavar="DIR",
                         help="add local advisories from DIR (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        help="log lines as text or JSON (default: $NETADVISOR_LOG_FORMAT, text)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=logs.LEVELS,
+        help="least severe level logged (default: info for serve, else warning)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -316,6 +327,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         if not Path(directory).is_dir():
             print(f"{PROG}: argument --catalog-dir: {directory!r} is not a directory", file=err)
             return 2
+    with _logging(args, err):
+        return _dispatch(args, out, err)
+
+
+def _logging(args: argparse.Namespace, err: TextIO) -> contextlib.AbstractContextManager[None]:
+    """Log lines go to ``err``: format and level from the flags, else the settings."""
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except SettingsError:  # the command itself reports a bad configuration
+        settings = None
+    fmt = args.log_format or (settings.log_format if settings is not None else "text")
+    level = args.log_level or (settings.log_level if settings is not None else None)
+    level = level or ("info" if args.command == "serve" else "warning")
+    secrets = settings.secret_values() if settings is not None else ()
+    return logs.configured(fmt, level, stream=err, secrets=secrets)
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.command == "catalog":
             return cmd_catalog(args, out, err)

@@ -14,17 +14,26 @@ tokens, JWTs) and passwords in URLs, in the message and in tracebacks alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 from jobs.logctx import FIELDS, current
 
-__all__ = ["FORMATS", "LEVELS", "JsonFormatter", "TextFormatter", "configure", "redact"]
+__all__ = [
+    "FORMATS",
+    "LEVELS",
+    "JsonFormatter",
+    "TextFormatter",
+    "configure",
+    "configured",
+    "redact",
+]
 
 FORMATS: Final = ("text", "json")
 LEVELS: Final = ("debug", "info", "warning", "error")
@@ -166,3 +175,31 @@ def configure(
     if level.lower() != "debug":
         for name, quiet in _QUIET.items():
             logging.getLogger(name).setLevel(quiet)
+
+
+@contextlib.contextmanager
+def configured(
+    fmt: str = "text",
+    level: str = "info",
+    *,
+    stream: TextIO | None = None,
+    secrets: Iterable[str] = (),
+) -> Iterator[None]:
+    """:func:`configure` for the duration of the block; then the root logger and the quieted
+    libraries are as they were (the command line runs in-process in tests)."""
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    quiet = {name: logging.getLogger(name).level for name in _QUIET}
+    configure(fmt, level, stream=stream, secrets=secrets)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if isinstance(handler, _Handler) and handler not in before[0]:
+                root.removeHandler(handler)
+        for handler in before[0]:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(before[1])
+        for name, value in quiet.items():
+            logging.getLogger(name).setLevel(value)

@@ -172,8 +172,9 @@ class Settings:
     """HTTP port of ``serve``: ``/slack/events`` and ``/healthz``."""
     log_format: str = "text"
     """``text`` or ``json`` (one object per line, with ``cluster`` and ``advisory``)."""
-    log_level: str = "info"
-    """``debug``, ``info``, ``warning`` or ``error``."""
+    log_level: str | None = None
+    """``debug``, ``info``, ``warning`` or ``error`` (None: ``info`` for ``serve``, ``warning``
+    for the one-shot commands)."""
     leader_election: str = "auto"
     """``auto`` (on in a Kubernetes pod), ``on`` or ``off``: scheduled jobs on one replica."""
     environment: Environment = field(default_factory=Environment, compare=False)
@@ -496,7 +497,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
     ),
     SettingSpec(
         "log-level",
-        "`info`",
+        "`info` for `serve`, else `warning`",
         "`debug`, `info`, `warning` or `error`. `--log-level` overrides it.",
         _choice("debug", "info", "warning", "error"),
     ),

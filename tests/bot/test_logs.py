@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import logs
+from bot import cli, logs
+from bot.cli import build_parser
 from jobs.logctx import about
 
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
@@ -117,3 +118,33 @@ def test_bad_formats_and_levels_are_errors(fmt: str, level: str) -> None:
 )
 def test_ordinary_text_is_left_alone(harmless: str) -> None:
     assert logs.redact(harmless) == harmless
+
+
+def _cli_logging(argv: list[str], err: io.StringIO) -> list[str]:
+    args = build_parser().parse_args(argv)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    with cli._logging(args, err):
+        logging.getLogger("jobs.test").info("info line")
+        logging.getLogger("jobs.test").warning("warning line")
+    assert root.handlers == before  # the command line leaves logging as it found it
+    return err.getvalue().splitlines()
+
+
+def test_the_command_line_takes_the_format_and_level_from_its_flags(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NETADVISOR_LOG_FORMAT", "text")
+    lines = _cli_logging(["--log-format", "json", "--log-level", "info", "catalog", "list"],
+                         io.StringIO())  # fmt: skip
+    assert [json.loads(line)["message"] for line in lines] == ["info line", "warning line"]
+
+
+def test_the_command_line_falls_back_to_the_settings_and_its_own_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NETADVISOR_LOG_FORMAT", "json")
+    lines = _cli_logging(["catalog", "list"], io.StringIO())
+    assert [json.loads(line)["message"] for line in lines] == ["warning line"]  # one-shot
+    served = _cli_logging(["serve"], io.StringIO())
+    assert [json.loads(line)["level"] for line in served] == ["info", "warning"]

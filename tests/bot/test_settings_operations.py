@@ -10,11 +10,11 @@ from bot import settings as settings_module
 from bot.settings import SettingsError, load_settings
 
 
-def test_defaults_are_text_logs_at_info_and_automatic_election() -> None:
+def test_defaults_are_text_logs_at_the_commands_level_and_automatic_election() -> None:
     settings = load_settings(None, {})
     assert (settings.log_format, settings.log_level, settings.leader_election) == (
         "text",
-        "info",
+        None,  # info for serve, warning for the one-shot commands
         "auto",
     )
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +115,74 @@ def test_the_read_only_box_really_is_read_only(box: dict[str, Path]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert _files(box["state"]) == {"c"} and _files(box["tmp"]) == {"d"}
+
+
+def _wait_for_port(process: subprocess.Popen[str], lines: list[str], timeout: float) -> int:
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if "on port " in line:
+            return int(line.split("on port ")[1].split(";")[0].split()[0])
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+def _http(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+def test_serve_runs_read_only_answers_health_readiness_and_metrics_and_stops_on_sigterm(
+    installed: Installed, box: dict[str, Path]
+) -> None:
+    with KubeAPIServer(kubeadm_centos_ipvs_calico(), token="ro-token", tls=True) as server:
+        kube = box["home"] / ".kube"
+        kube.mkdir()
+        write_kubeconfig(kube / "config", [("prod-centos", server, "ro-token")])
+        command = readonly_command(
+            [str(installed.netadvisor), "serve"],
+            writable=[box["state"], box["tmp"]],
+            cwd=box["work"],
+            environ=_environ(box, NETADVISOR_PORT="0", NETADVISOR_SCAN_INTERVAL="3600"),
+        )
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        lines: list[str] = []
+        try:
+            port = _wait_for_port(process, lines, timeout=60)
+            base = f"http://127.0.0.1:{port}"
+            assert _http(f"{base}/healthz") == (200, b"ok\n")
+            status, body = _http(f"{base}/readyz")
+            assert status == 200, body
+            assert set(json.loads(body)["checks"]) == {"store", "catalog"}
+            deadline = time.monotonic() + 60
+            metrics = b""
+            while time.monotonic() < deadline:
+                metrics = _http(f"{base}/metrics")[1]
+                if b'netadvisor_cluster_up{cluster="prod-centos"} 1.0' in metrics:
+                    break
+                time.sleep(0.2)
+            assert b'netadvisor_cluster_up{cluster="prod-centos"} 1.0' in metrics
+            assert b"netadvisor_open_matches{" in metrics
+            assert b"netadvisor_leader 1.0" in metrics  # no election outside a pod
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, rest = process.communicate(timeout=60)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert "ro-token" not in log + out
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert records, log
+    for record in records:
+        assert {"time", "level", "logger", "message", "cluster", "advisory"} <= set(record)
+    assert _files(box["home"]) == {".kube", ".kube/config"}
+    assert _files(box["work"]) == set()
+    assert any(path.endswith("state.db") for path in _files(box["state"]))
