@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["BY_KIND", "PERMISSIONS", "RESOURCES", "Permission", "ResourceType"]
+__all__ = [
+    "BY_KIND",
+    "PERMISSIONS",
+    "RESOURCES",
+    "Permission",
+    "ResourceType",
+    "permissions_table",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,3 +238,20 @@ PERMISSIONS: Final[tuple[Permission, ...]] = (
 )
 """Everything inventory may do: ``get``/``list`` only, plus ``GET /version`` (a non-resource URL
 every authenticated user may read through the default ``system:public-info-viewer`` role)."""
+
+
+def permissions_table() -> str:
+    """The README's table of read-only permissions (Markdown), generated from PERMISSIONS."""
+    lines = ["| API group | resource | verbs | where | why |", "|---|---|---|---|---|"]
+    for grant in PERMISSIONS:
+        group = f"`{grant.group}`" if grant.group else '`""` (core)'
+        names = (
+            f" (resourceNames: `{'`, `'.join(grant.resource_names)}`)"
+            if grant.resource_names
+            else ""
+        )
+        lines.append(
+            f"| {group} | `{grant.resource}` | {', '.join(grant.verbs)} | {grant.scope}{names} "
+            f"| {grant.why} |"
+        )
+    return "\n".join(lines)
