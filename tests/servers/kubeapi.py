@@ -1657,9 +1657,13 @@ class KubeAPIServer:
             return None
 
         if self.token is not None:
-            auth = headers.get("Authorization") or ""
-            expected = f"Bearer {self.token}"
-            if not hmac.compare_digest(auth.encode(), expected.encode()):
+            # The scheme is case-insensitive, as in kube-apiserver (the in-cluster config of the
+            # Python client sends "bearer").
+            # See: https://github.com/kubernetes/apiserver/blob/master/pkg/authentication/request/bearertoken/bearertoken.go
+            scheme, _, given = (headers.get("Authorization") or "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), self.token.encode()
+            ):
                 return _status_response(401, "Unauthorized")
 
         for glob, code in store.errors.items():
