@@ -515,8 +515,9 @@ def _bot(
     return f"{how}; /healthz, /readyz, /metrics on port {server.port}"
 
 
-def _leadership(settings: Settings, service: _Service) -> Any:
-    """Leader election when on (or ``auto`` in a pod), else this process always leads."""
+def _leadership(settings: Settings, service: _Service, on_lead: Callable[[], None]) -> Any:
+    """Leader election when on (or ``auto`` in a pod), else this process always leads.
+    ``on_lead`` runs each time this replica becomes the leader."""
     from jobs import metrics
     from jobs.leader import ElectionSettings, LeaseElector, SingleProcess, api_client
 
@@ -533,11 +534,17 @@ def _leadership(settings: Settings, service: _Service) -> Any:
             "account's); set leader-election: off outside Kubernetes"
         )
     election = ElectionSettings(namespace=env.pod_namespace, identity=env.pod_name)
-    elector = LeaseElector(
-        api_client(), election, on_change=lambda leading: metrics.LEADER.set(int(leading))
-    )
+
+    def changed(leading: bool) -> None:
+        metrics.LEADER.set(int(leading))
+        if leading:
+            on_lead()
+
+    api = api_client()
+    service.stops.append(api.close)
+    elector = LeaseElector(api, election, on_change=changed)
     elector.start()
-    service.stops.append(elector.stop)
+    service.stops.append(elector.stop)  # before the client closes: it releases the Lease
     return elector
 
 
@@ -576,7 +583,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"{PROG}: state: {store.display_url}; messages to {messages.target}", file=err)
     scheduler = Scheduler(timezone=settings.timezone, misfire_grace=settings.misfire_grace)
     try:
-        leadership = _leadership(settings, service)
+        # A new leader scans at once rather than at its next interval.
+        leadership = _leadership(settings, service, on_lead=lambda: scheduler.run_now("scan"))
         locks = job_locks_for(store.engine)
 
         def guarded(name: str, work: Callable[[], object]) -> Callable[[], None]:

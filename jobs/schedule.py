@@ -118,6 +118,13 @@ class Scheduler:
                 stats.skipped += 1
         log.info("job %s is still running; this run is skipped", event.job_id)
 
+    def run_now(self, name: str) -> None:
+        """Run the job once as soon as possible (a replica that just became the leader scans
+        at once instead of at its next interval); its schedule then goes on from there."""
+        job = self._scheduler.get_job(name)
+        if job is not None:
+            job.modify(next_run_time=self._clock())
+
     def next_run(self, name: str) -> datetime | None:
         """When the job runs next (None when paused or unknown)."""
         job = self._scheduler.get_job(name)
