@@ -112,11 +112,24 @@ def readonly_command(
     writable: Sequence[Path],
     cwd: Path,
     environ: Mapping[str, str],
+    service_account: Path | None = None,
 ) -> list[str]:
-    """``command`` wrapped so that it runs with every mount read-only but ``writable``."""
+    """``command`` wrapped so that it runs with every mount read-only but ``writable``.
+
+    ``service_account``: a directory with ``token``, ``ca.crt`` and ``namespace``, shown at
+    ``/var/run/secrets/kubernetes.io/serviceaccount`` as in a pod (on a private tmpfs over
+    ``/run``, in the namespace only).
+    """
     if not readonly_supported():
         pytest.skip("cannot create a mount namespace here (unshare -m): no read-only run")
     lines = ["set -e"]
+    if service_account is not None:
+        target = "/run/secrets/kubernetes.io/serviceaccount"
+        lines += [
+            "mount -t tmpfs -o size=1m,mode=755 tmpfs /run",
+            f"mkdir -p {target}",
+            f"mount --bind {shlex.quote(str(service_account))} {target}",
+        ]
     for path in writable:
         lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(path))}")
     keep = {str(p) for p in writable}

@@ -16,14 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.installed import Installed, install, readonly_command, writable_dir
+from tests.deploy.installed import Installed, readonly_command, writable_dir
 from tests.jobs.inventory.scenarios import kubeadm_centos_ipvs_calico
 from tests.servers.kubeapi import KubeAPIServer, write_kubeconfig
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    return install(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
