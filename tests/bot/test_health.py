@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -333,3 +334,25 @@ def test_reading_the_fleet_records_each_clusters_time_and_reachability(tmp_path:
     assert sample("netadvisor_cluster_up", "metrics-down") == 0
     seconds = sample("netadvisor_cluster_scan_duration_seconds", "metrics-ok")
     assert seconds is not None and 0 < seconds < 10
+
+
+def test_every_metric_the_readme_names_is_exposed() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Deploying to a cluster") :]
+    named = set(re.findall(r"\b(netadvisor_[a-z_]+)", section))
+    assert len(named) >= 12
+    collector = metrics.StoreCollector(
+        lambda: metrics.StoreFigures(
+            open_matches={("high", IPVS): 1},
+            clusters=1,
+            unreachable={"x": NOW},
+            last_success={"y": NOW},
+        )
+    )
+    metrics.REGISTRY.register(collector)
+    try:
+        exposed = metrics.exposition().decode()
+    finally:
+        metrics.REGISTRY.unregister(collector)
+    missing = sorted(n for n in named if f"# TYPE {n} " not in exposed and f"\n{n}" not in exposed)
+    assert missing == []
