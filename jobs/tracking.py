@@ -568,7 +568,7 @@ class Tracker:
         uid = cluster.uid
         if uid is None and tx is not None:
             # Unreadable before kube-system was read: the cluster is known by its name.
-            known = [c for c in tx.clusters(ClusterState.ACTIVE) if c.name == cluster.name]
+            known = tx.clusters(ClusterState.ACTIVE, name=cluster.name)
             uid = known[0].uid if known else None
         plan.uid = uid
         if run_id is not None and tx is not None:
@@ -632,8 +632,8 @@ class Tracker:
     ) -> list[Transition]:
         """Close the matches of another cluster that had this name (the context was re-pointed)."""
         out: list[Transition] = []
-        for other in tx.clusters(ClusterState.ACTIVE):
-            if other.name != ref.name or other.uid == ref.uid or other.uid in seen_uids:
+        for other in tx.clusters(ClusterState.ACTIVE, name=ref.name):
+            if other.uid == ref.uid or other.uid in seen_uids:
                 continue
             plan.replaced = other.uid
             old = ClusterRef(other.name, other.uid, dict(other.labels), other.demo)

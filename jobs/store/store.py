@@ -653,9 +653,11 @@ class Tx:
         row = self.conn.execute(select(schema.clusters).where(schema.clusters.c.uid == uid)).first()
         return _cluster(row) if row else None
 
-    def clusters(self, *states: ClusterState) -> list[ClusterRecord]:
-        """Clusters in the given states (all when none), by name."""
+    def clusters(self, *states: ClusterState, name: str | None = None) -> list[ClusterRecord]:
+        """Clusters in the given states (all when none), by name; only ``name``'s if given."""
         query = select(schema.clusters).order_by(schema.clusters.c.name, schema.clusters.c.uid)
+        if name is not None:
+            query = query.where(schema.clusters.c.name == name)
         if states:
             query = query.where(schema.clusters.c.state.in_([s.value for s in states]))
         return [_cluster(r) for r in self.conn.execute(query)]
