@@ -979,19 +979,16 @@ def _spiderpool(snapshot: Snapshot, out: _Builder) -> None:
         )
     namespace = main.namespace or KUBE_SYSTEM
     out.components["spiderpool"] = Component(True, version, details)
-    _spiderpool_conf(snapshot, namespace, out)
+    _spiderpool_conf(snapshot, namespace, controller, out)
     _spiderpool_gc(deployments, controller, out)
     _spiderpool_coordinator(snapshot, out)
 
 
-def _spiderpool_conf(snapshot: Snapshot, namespace: str, out: _Builder) -> None:
+def _spiderpool_conf(
+    snapshot: Snapshot, namespace: str, controller: _Found | None, out: _Builder
+) -> None:
     configmaps = snapshot.listing("configmaps")
     obj_ref = f"{namespace}/ConfigMap/spiderpool-conf"
-    keys = {
-        "spiderpool-kubevirt-static-ip-disabled": ("enableKubevirtStaticIP", False),
-        "spiderpool-multus-disabled": ("enableMultusConfig", False),
-        "spiderpool-subnet-enabled": ("enableSpiderSubnet", True),
-    }
     configmap = configmaps.find(namespace, "spiderpool-conf")
     document: Mapping[str, Any] | None = None
     reason = ""
@@ -1002,18 +999,59 @@ def _spiderpool_conf(snapshot: Snapshot, namespace: str, out: _Builder) -> None:
         document = _yaml_mapping(text) if isinstance(text, str) else None
         if document is None:
             reason = "unparseable: data.conf.yml is not a YAML mapping"
-    for feature, (setting, on_when) in keys.items():
+    # The agent decodes conf.yml into a Go struct: a missing key is false.
+    for feature, setting, on_when in (
+        ("spiderpool-kubevirt-static-ip-disabled", "enableKubevirtStaticIP", False),
+        ("spiderpool-subnet-enabled", "enableSpiderSubnet", True),
+    ):
         field = f"data.conf.yml: {setting}"
         if document is None:
             out.unknown(feature, reason, obj_ref, field)
             continue
         value = document.get(setting)
-        flag = _bool(value)
+        flag = False if value is None else _bool(value)
         if flag is None:
-            reason_here = "not set" if value is None else f"unparseable: {value!r}"
-            out.unknown(feature, reason_here, obj_ref, field, None if value is None else str(value))
+            out.unknown(feature, f"unparseable: {value!r}", obj_ref, field, str(value))
             continue
-        out.feature(feature, flag is on_when, FactEvidence(obj_ref, field, str(value).lower()))
+        shown = str(value).lower() if value is not None else None
+        where = field if value is not None else field + " (not set: false)"
+        out.feature(feature, flag is on_when, FactEvidence(obj_ref, where, shown))
+    _spiderpool_multus(controller, document, obj_ref, reason, out)
+
+
+def _spiderpool_multus(
+    controller: _Found | None,
+    document: Mapping[str, Any] | None,
+    obj_ref: str,
+    reason: str,
+    out: _Builder,
+) -> None:
+    """Multus configuration: the controller's SPIDERPOOL_MULTUS_CONFIG_ENABLED (what the chart's
+    ``multus.enableMultusConfig`` sets), else ``enableMultusConfig`` in spiderpool-conf."""
+    feature = "spiderpool-multus-disabled"
+    if controller is not None:
+        value, present = controller.env("SPIDERPOOL_MULTUS_CONFIG_ENABLED")
+        if present:
+            field = controller.field("env.SPIDERPOOL_MULTUS_CONFIG_ENABLED")
+            flag = _bool(value)
+            if flag is None:
+                out.unknown(feature, f"unparseable: {value!r}", controller.ref, field, value)
+            else:
+                out.feature(feature, not flag, FactEvidence(controller.ref, field, str(value)))
+            return
+    field = "data.conf.yml: enableMultusConfig"
+    value = document.get("enableMultusConfig") if document is not None else None
+    flag = _bool(value)
+    if flag is None:
+        why = reason or (
+            "not set (neither SPIDERPOOL_MULTUS_CONFIG_ENABLED on "
+            "spiderpool-controller nor enableMultusConfig)"
+        )
+        if value is not None:
+            why = f"unparseable: {value!r}"
+        out.unknown(feature, why, obj_ref, field, None if value is None else str(value))
+        return
+    out.feature(feature, not flag, FactEvidence(obj_ref, field, str(value).lower()))
 
 
 def _spiderpool_gc(deployments: Listing, controller: _Found | None, out: _Builder) -> None:

@@ -370,7 +370,6 @@ def rke2_spiderpool_openeuler() -> JSON:
         "enableIPv4: true\nenableIPv6: false\n"
         "enableStatefulSet: true\nenableKubevirtStaticIP: false\n"
         "enableSpiderSubnet: false\nclusterSubnetDefaultFlexibleIPNumber: 1\n"
-        "enableMultusConfig: true\n"
     )
     objects = [
         namespace("kube-system", uid_of("rke2")),
@@ -413,6 +412,7 @@ def rke2_spiderpool_openeuler() -> JSON:
                     "ghcr.io/spidernet-io/spiderpool/spiderpool-controller:v0.9.3",
                     env={
                         "SPIDERPOOL_GC_IP_ENABLED": "true",
+                        "SPIDERPOOL_MULTUS_CONFIG_ENABLED": "true",
                         "SPIDERPOOL_GC_STATELESS_TERMINATING_POD_ON_READY_NODE_ENABLED": "true",
                     },
                 )

@@ -337,3 +337,26 @@ def test_no_credential_ever_appears_in_the_output(fleet: Fleet, tmp_path: Path) 
     for secret in secrets:
         assert secret not in text
         assert secret[4:20] not in text
+
+
+def test_in_a_pod_the_cluster_it_runs_in_is_read_with_its_service_account(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kubernetes.config.incluster_config as incluster
+
+    import bot.settings
+
+    server = fleet.servers["rke2"]
+    token = tmp_path / "token"
+    token.write_text(fleet.tokens["rke2"])
+    monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(server.ca_file))
+    monkeypatch.setattr(bot.settings, "SERVICE_ACCOUNT_TOKEN", token)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
+    code, out, err = run("inventory", "--json")
+    assert code == 0
+    assert "reading 1 cluster from the in-cluster service account" in err
+    (cluster,) = json.loads(out)["clusters"]
+    assert (cluster["name"], cluster["status"]) == ("in-cluster", "ok")
+    assert cluster["spiderpool"]["version"] == "v0.9.3"

@@ -279,8 +279,12 @@ def test_calico_runs_in_canal_and_mirrored_images_and_falls_back_to_clusterinfor
 # -- Spiderpool and features ------------------------------------------------------------------
 
 
-def spiderpool(conf: str, gc: str | None = "true", mode: str | None = "auto") -> list[Any]:
+def spiderpool(
+    conf: str, gc: str | None = "true", mode: str | None = "auto", multus: str | None = None
+) -> list[Any]:
     env = {"SPIDERPOOL_GC_IP_ENABLED": gc} if gc is not None else {}
+    if multus is not None:
+        env["SPIDERPOOL_MULTUS_CONFIG_ENABLED"] = multus
     objects = [
         s.daemonset(
             "spiderpool-agent",
@@ -328,13 +332,26 @@ def test_spiderpool_settings_come_from_its_configmap_controller_and_coordinator(
     )
 
 
-def test_spiderpool_settings_that_are_missing_or_unreadable_stay_unknown() -> None:
+def test_multus_comes_from_the_controller_env_the_chart_sets_else_spiderpool_conf() -> None:
+    conf = "enableMultusConfig: false\n"
+    assert value(facts(spiderpool(conf, multus="true")), "spiderpool-multus-disabled") is False
+    assert value(facts(spiderpool(conf, multus="false")), "spiderpool-multus-disabled") is True
+    assert value(facts(spiderpool(conf)), "spiderpool-multus-disabled") is True
+    assert value(facts(spiderpool("")), "spiderpool-multus-disabled") is None
+
+
+def test_spiderpool_settings_that_are_missing_or_unreadable() -> None:
     cluster = facts(spiderpool("enableSpiderSubnet: maybe\n", gc=None, mode=None))
-    assert value(cluster, "spiderpool-kubevirt-static-ip-disabled") is None
-    assert cluster.evidence["spiderpool-kubevirt-static-ip-disabled"].reason == "not set"
+    # conf.yml is decoded into a Go struct: a key that is not there is false.
+    assert value(cluster, "spiderpool-kubevirt-static-ip-disabled") is True
+    assert "not set: false" in cluster.evidence["spiderpool-kubevirt-static-ip-disabled"].field
     assert value(cluster, "spiderpool-subnet-enabled") is None
+    assert "unparseable" in (cluster.evidence["spiderpool-subnet-enabled"].reason or "")
     assert value(cluster, "spiderpool-ip-gc-disabled") is False  # GC is on unless turned off
     assert value(cluster, "spiderpool-coordinator-overlay") is None
+    unreadable = facts(spiderpool("[a list]"))
+    assert value(unreadable, "spiderpool-subnet-enabled") is None
+    assert "not a YAML mapping" in (unreadable.evidence["spiderpool-subnet-enabled"].reason or "")
 
 
 @pytest.mark.parametrize(
