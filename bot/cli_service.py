@@ -29,7 +29,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.console import ConsoleNotifier, blocks_to_text
 from bot.slack.messages import digest_messages
 from bot.slack.notifier import SlackNotifier, make_client
-from jobs.digest import collect
+from jobs.digest import UpstreamNote, collect
 from jobs.inventory.report import ClusterScan, scan_fleet
 from jobs.notify import NotifyError, Routing
 from jobs.store import Store, StoreError, default_state_path
@@ -341,8 +341,10 @@ def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         if args.dry_run:
             posting = messages.notifier.posts
+            now = _now()
+            notes = upstream_news(store)(now - timedelta(days=8))
             digests = store.run(
-                lambda tx: collect(tx, messages.routing if posting else None, _now())
+                lambda tx: collect(tx, messages.routing if posting else None, now, news=notes)
             )
             if not args.json:
                 for digest in digests:
@@ -350,7 +352,7 @@ def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         messages.console.perform(step, None)
             report = None
         else:
-            digests, report = tracker.send_digests(_now(), clock=_now)
+            digests, report = tracker.send_digests(_now(), clock=_now, news=upstream_news(store))
         if args.json:
             data = [d.to_json() for d in digests]
             print(json.dumps({"digests": data}, indent=2, ensure_ascii=False), file=out)
@@ -362,6 +364,22 @@ def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"{PROG}: digest posted to {channels}", file=err)
             return 1 if report.errors else 0
     return 0
+
+
+def upstream_news(store: Store) -> Callable[[datetime], list[UpstreamNote]]:
+    """Upstream tracking's news since a time, for the digest (none when it never synced)."""
+
+    def read(since: datetime) -> list[UpstreamNote]:
+        from jobs.upstream.state import UpstreamStore
+
+        try:
+            items = UpstreamStore(store.engine).news_since(since)
+        except Exception as exc:  # the digest goes out without them
+            log.warning("digest: upstream news unavailable: %s", type(exc).__name__)
+            return []
+        return [UpstreamNote(tuple(n.advisories), n.text, n.at) for n in items]
+
+    return read
 
 
 def digest_text(store_url: str, settings: Settings) -> str:
@@ -445,7 +463,7 @@ def _digest_job(settings: Settings, url: str, demo: bool, stream: TextIO) -> Cal
         with Store.open(url) as store:
             messages = messaging(settings, stream, demo=demo)
             tracker = Tracker(store, messages.notifier, messages.console, messages.routing)
-            digests, report = tracker.send_digests(_now(), clock=_now)
+            digests, report = tracker.send_digests(_now(), clock=_now, news=upstream_news(store))
         log.info("digest: %d sent, %d errors", len(digests), len(report.errors))
 
     return job

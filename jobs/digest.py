@@ -23,6 +23,7 @@ __all__ = [
     "DigestMatch",
     "ExpiringMute",
     "UnreadableCluster",
+    "UpstreamNote",
     "build_digest",
     "collect",
 ]
@@ -134,6 +135,19 @@ class ExpiringMute:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamNote:
+    """A change upstream (a fix merged or released, an issue closed...) since the last sync."""
+
+    advisories: tuple[str, ...]
+    text: str
+    at: datetime
+
+    def to_json(self) -> JSON:
+        """JSON form."""
+        return {"advisories": list(self.advisories), "text": self.text, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """One channel's digest."""
 
@@ -156,6 +170,9 @@ class Digest:
     """Every cluster in it is demo data."""
     clusters: int = 0
     """How many clusters it covers."""
+    upstream: tuple[UpstreamNote, ...] = ()
+    """Upstream changes since the previous digest about advisories that concern the channel
+    (every change for the default channel)."""
 
     def open_by_severity(self) -> dict[str, int]:
         """Open matches per severity, worst first (severities with none left out)."""
@@ -171,7 +188,8 @@ class Digest:
     def empty(self) -> bool:
         """Nothing to say at all."""
         return not (
-            self.new
+            self.upstream
+            or self.new
             or self.resolved
             or self.open
             or self.unknown
@@ -196,6 +214,7 @@ class Digest:
             "expiring_mutes": [m.to_json() for m in self.expiring_mutes],
             "demo": self.demo,
             "clusters": self.clusters,
+            "upstream": [n.to_json() for n in self.upstream],
         }
 
     @staticmethod
@@ -231,6 +250,10 @@ class Digest:
             ),
             demo=bool(data["demo"]),
             clusters=int(data.get("clusters", 0)),
+            upstream=tuple(
+                UpstreamNote(tuple(n["advisories"]), n["text"], datetime.fromisoformat(n["at"]))
+                for n in data.get("upstream", [])
+            ),
         )
 
 
@@ -273,6 +296,7 @@ def build_digest(
     now: datetime,
     routing: Routing | None = None,
     mute_horizon: timedelta = MUTE_HORIZON,
+    news: Sequence[UpstreamNote] = (),
 ) -> Digest:
     """The digest of ``channel``: clusters routed there (every cluster without ``routing``).
 
@@ -323,6 +347,15 @@ def build_digest(
         and m.expires_at <= now + mute_horizon
         and (m.cluster_uid is None or m.cluster_uid in mine)
     )
+    concerned = {m.advisory_id for m, _ in entries if not m.state.closed}
+    everything = routing is None or routing.default == channel
+    upstream = tuple(
+        n
+        for n in news
+        if (since is None or n.at > since)
+        and n.at <= now
+        and (everything or concerned & set(n.advisories))
+    )
     return Digest(
         channel=channel,
         at=now,
@@ -335,11 +368,16 @@ def build_digest(
         expiring_mutes=expiring,
         demo=bool(mine) and all(c.demo for c in mine.values()),
         clusters=len(mine),
+        upstream=upstream,
     )
 
 
 def collect(
-    tx: Tx, routing: Routing | None, now: datetime, channels: Sequence[str] | None = None
+    tx: Tx,
+    routing: Routing | None,
+    now: datetime,
+    channels: Sequence[str] | None = None,
+    news: Sequence[UpstreamNote] = (),
 ) -> list[Digest]:
     """Every channel's digest from the store (one :data:`TERMINAL` digest without routing)."""
     clusters = tx.clusters()
@@ -351,6 +389,8 @@ def collect(
         else (list(routing.channels) if routing is not None else [TERMINAL])
     )
     return [
-        build_digest(channel, clusters, matches, mutes, tx.last_digest(channel), now, routing)
+        build_digest(
+            channel, clusters, matches, mutes, tx.last_digest(channel), now, routing, news=news
+        )
         for channel in targets
     ]

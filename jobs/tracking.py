@@ -37,7 +37,7 @@ from typing import Final
 from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
 from advisories.models import Verdict
 from advisories.serialize import fixed_versions
-from jobs.digest import Digest, collect
+from jobs.digest import Digest, UpstreamNote, collect
 from jobs.notify import (
     ClusterRef,
     DeliveryUncertain,
@@ -88,6 +88,8 @@ LEASE: Final = timedelta(minutes=5)
 """How long a worker holds an intent it delivers; another may take it over after that."""
 LOOKUP_MARGIN: Final = timedelta(minutes=10)
 """How far before an uncertain attempt the channel history is searched (clock skew)."""
+NEWS_WINDOW: Final = timedelta(days=8)
+"""Upstream news older than this never reaches a digest (digests are daily)."""
 MAX_FAILURES: Final = 3
 """A delivery pass stops after this many failed intents (the service is probably down)."""
 
@@ -783,7 +785,10 @@ class Tracker:
         return intent
 
     def send_digests(
-        self, now: datetime, clock: Callable[[], datetime] | None = None
+        self,
+        now: datetime,
+        clock: Callable[[], datetime] | None = None,
+        news: Callable[[datetime], Sequence[UpstreamNote]] | None = None,
     ) -> tuple[list[Digest], DeliveryReport]:
         """Build every channel's digest now; post it (queued, then delivered) or print it.
 
@@ -793,7 +798,9 @@ class Tracker:
         assert self.store is not None
         posting = self.notifier.posts
         routing = self.routing if posting else None
-        digests = self.store.run(lambda tx: collect(tx, routing, now))
+        # Upstream news is read first, outside the digest's transaction (its own store).
+        notes = news(now - NEWS_WINDOW) if news is not None else ()
+        digests = self.store.run(lambda tx: collect(tx, routing, now, news=notes))
         sent: list[Digest] = []
         for digest in digests:
             if posting and digest.channel != self.routing.default and not digest.clusters:

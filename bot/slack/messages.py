@@ -223,6 +223,13 @@ def digest_messages(digest: Digest) -> list[SlackMessage]:
         ],
     )
     blocks += _list(
+        f"Upstream changes ({len(digest.upstream)})",
+        [
+            f"• {escape(n.text)} ({', '.join(escape(a) for a in n.advisories)})"
+            for n in digest.upstream
+        ],
+    )
+    blocks += _list(
         f"Mutes expiring soon ({len(digest.expiring_mutes)})",
         [
             f"• #{m.id} {escape(m.scope)}, by {escape(m.created_by)}: {escape(m.reason)} "

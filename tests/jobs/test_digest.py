@@ -121,6 +121,28 @@ def test_retired_clusters_leave_the_digest(store: Store) -> None:
     assert dev.clusters == 1
 
 
+def test_upstream_changes_reach_the_channels_whose_matches_they_concern(store: Store) -> None:
+    from jobs.digest import UpstreamNote
+
+    _history(store)
+    news = [
+        UpstreamNote((IPVS,), "kubernetes/kubernetes#102122 released in v1.22.0", NOW - DAY / 2),
+        UpstreamNote(("SP-2370",), "spidernet-io/spiderpool#2370 closed", NOW - DAY / 3),
+        UpstreamNote((IPVS,), "an old change, told in the previous digest", NOW - 2 * DAY),
+    ]
+    with store.transaction() as tx:
+        found = {d.channel: d for d in collect(tx, ROUTING, NOW, news=news)}
+    assert [n.text for n in found["#net"].upstream] == [news[0].text, news[1].text]
+    assert found["#net-prod"].upstream == ()  # its only IPVS match is resolved
+    sent, _ = Tracker(store, MemoryChat(), MemoryTerminal(), ROUTING).send_digests(
+        NOW, news=lambda since: news
+    )
+    assert [n.text for d in sent if d.channel == "#net" for n in d.upstream] == [
+        news[0].text,
+        news[1].text,
+    ]
+
+
 def test_a_digest_survives_the_outbox_as_json(store: Store) -> None:
     _history(store)
     dev = digests(store, NOW)["#net"]
@@ -177,7 +199,7 @@ def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
 
 
 def test_the_printed_digest_matches_its_golden_file() -> None:
-    from jobs.digest import DigestMatch, ExpiringMute, UnreadableCluster
+    from jobs.digest import DigestMatch, ExpiringMute, UnreadableCluster, UpstreamNote
 
     def match(cluster: str, advisory: str, **kwargs: object) -> DigestMatch:
         return DigestMatch(
@@ -214,6 +236,11 @@ def test_the_printed_digest_matches_its_golden_file() -> None:
             ),
         ),
         clusters=4,
+        upstream=(
+            UpstreamNote(
+                (IPVS,), "kubernetes/kubernetes#102122 released in v1.22.0", NOW - DAY / 2
+            ),
+        ),
     )
     stream = io.StringIO()
     console = ConsoleNotifier(stream)
