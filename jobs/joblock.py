@@ -7,8 +7,10 @@ leader runs the same job. So each job also holds a lock while it runs:
 - on PostgreSQL (several replicas), a session-level advisory lock on a dedicated connection
   (``pg_try_advisory_lock``). If the paused process's connection was dropped meanwhile, the lock
   went with it, and :meth:`HeldLock.held` says so before the job does anything visible;
-- on SQLite (one replica with its volume), an ``flock`` on a file next to the database, which
-  also keeps a ``netadvisor scan`` run by hand on the same volume from overlapping the service.
+- on SQLite (one replica with its volume), an ``flock`` on a file next to the database.
+
+Both are defence in depth: the state store itself keeps two scans that do overlap from posting
+a match twice (row locks per cluster, leases on queued messages).
 
 Taking a lock never waits: a job whose lock is busy is skipped, and the scheduler runs it again
 at its next time.
