@@ -45,6 +45,15 @@ __all__ = ["HANDLERS", "Fleet", "cmd_inventory", "cmd_scan", "fleet_from", "regi
 
 _MARK = {Verdict.AFFECTED: "AFFECTED", Verdict.UNKNOWN: "UNKNOWN", Verdict.NOT_AFFECTED: "ok"}
 _MAX_NODE_NAMES = 6
+_SHOWN_FACTS = (
+    "kubernetes",
+    "kube-proxy",
+    "proxy-mode",
+    "calico",
+    "calico-encapsulation",
+    "calico-iptables-backend",
+    "spiderpool",
+)
 
 
 def _add_fleet_flags(parser: argparse.ArgumentParser) -> None:
@@ -402,8 +411,7 @@ def _header(cluster: ClusterFacts, origins: Mapping[str, str]) -> str:
 def _shown(cluster: ClusterFacts, key: str) -> str:
     domain = cluster.facts.values.get(key)
     if domain is None:
-        evidence = cluster.evidence.get(key)
-        return "unknown" + (f" ({evidence.reason})" if evidence and evidence.reason else "")
+        return "unknown"
     raw = cluster.facts.raw.get(key)
     if isinstance(domain, VersionDomain) and raw:
         return raw
@@ -480,6 +488,12 @@ def render_cluster(cluster: ClusterFacts, origins: Mapping[str, str]) -> str:
         )
     if unknown:
         lines.append("   features unknown: " + ", ".join(unknown))
+    for key in _SHOWN_FACTS:
+        evidence = cluster.evidence.get(key)
+        if key not in cluster.facts.values and evidence is not None and evidence.reason:
+            if calico is not None and calico.installed is False and key.startswith("calico"):
+                continue
+            lines.append(f"   unknown {key}: {evidence.reason}")
     overrides = [k for k, e in cluster.evidence.items() if e.object == "configuration override"]
     if overrides:
         lines.append("   from the configuration: " + ", ".join(overrides))

@@ -6,5 +6,6 @@
 - :mod:`jobs.inventory.kube`: the adapter for the Kubernetes API (the only ``kubernetes`` import);
 - :mod:`jobs.inventory.dumps`: the adapter for dump bundles and ``kubectl get -o json`` Lists;
 - :mod:`jobs.inventory.mapping`: the one mapping from raw objects to ClusterFacts;
-- :mod:`jobs.inventory.run`: reading a fleet concurrently, each cluster within its time budget.
+- :mod:`jobs.inventory.run`: reading a fleet concurrently, each cluster within its time budget;
+- :mod:`jobs.inventory.report`: scan (inventory + match) and the JSON shapes of both.
 """

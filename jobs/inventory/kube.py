@@ -329,6 +329,9 @@ class _Session:
         page = 0
         while True:
             query = [("limit", str(limit or self.page_size))]
+            if accept == TABLE_ACCEPT:
+                # The row's metadata carries the labels (roles, architecture).
+                query.append(("includeObject", "Metadata"))
             if label_selector:
                 query.append(("labelSelector", label_selector))
             if token:

@@ -360,3 +360,22 @@ def test_in_a_pod_the_cluster_it_runs_in_is_read_with_its_service_account(
     (cluster,) = json.loads(out)["clusters"]
     assert (cluster["name"], cluster["status"]) == ("in-cluster", "ok")
     assert cluster["spiderpool"]["version"] == "v0.9.3"
+
+
+def test_inventory_prints_versions_modes_nodes_and_why_facts_are_unknown(fleet: Fleet) -> None:
+    code, out, _ = run(
+        "inventory",
+        "--kubeconfig",
+        str(fleet.kubeconfig),
+        "--context",
+        "forbidden",
+        "--context",
+        "rke2",
+    )
+    assert code == 0
+    assert "Kubernetes v1.27.16   kube-proxy v1.27.16 mode iptables" in out
+    assert "Calico v3.26.1   encapsulation unknown   iptables backend unknown" in out
+    assert "unknown calico-encapsulation: IPPools: forbidden (ippools.crd.projectcalico.org" in out
+    assert "Spiderpool v0.9.3" in out
+    assert "features on: rke2 (v1.28.10+rke2r1)" in out
+    assert "Rocky Linux 8.8 (Green Obsidian)" in out and "locked-cp-0, locked-worker-1" in out

@@ -81,6 +81,8 @@ def test_nodes_are_read_as_a_table_and_the_rest_as_raw_json(fleet: Fleet) -> Non
     read(fleet, "rke2")
     accepts = {r.path: r.headers.get("Accept", "") for r in server.requests}
     assert "as=Table" in accepts["/api/v1/nodes"]
+    nodes = next(r for r in server.requests if r.path == "/api/v1/nodes")
+    assert nodes.query["includeObject"] == "Metadata"
     assert accepts["/apis/apps/v1/daemonsets"] == "application/json"
 
 
