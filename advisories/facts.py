@@ -247,7 +247,7 @@ _FEATURES: Final = (
     FeatureSpec(
         FactKey("spiderpool-multus-disabled"),
         "Spiderpool was installed with its Multus feature disabled",
-        "spiderpool-conf ConfigMap: enableMultusConfig (false = on)",
+        "spiderpool-controller env SPIDERPOOL_MULTUS_CONFIG_ENABLED (false = on)",
         "spiderpool",
     ),
     FeatureSpec(
