@@ -516,10 +516,19 @@ def _bot(
         how = "Slack app on /slack/events"
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from slack_sdk.errors import SlackApiError, SlackClientError
 
             handler = SocketModeHandler(app, settings.slack_app_token.reveal())
-            handler.connect()  # type: ignore[no-untyped-call]
             service.stops.append(handler.close)
+            try:
+                # apps.connections.open, then the WebSocket. A refused token stops the start; a
+                # WebSocket that cannot be opened now is retried by the handler (not ready).
+                handler.connect()  # type: ignore[no-untyped-call]
+            except SlackApiError as exc:
+                error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+                raise NotifyError(f"Socket Mode: apps.connections.open: {error}") from None
+            except (SlackClientError, OSError) as exc:
+                raise NotifyError(f"Socket Mode: {type(exc).__name__}") from None
             socket_mode = handler.client
             checks["slack"] = slack_connection_check(lambda: bool(socket_mode.is_connected()))
             app = None  # the port carries the operations endpoints only

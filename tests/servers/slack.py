@@ -6,6 +6,13 @@ It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations
 first with cursors), enforces the Block Kit limits netadvisor must respect (50 blocks per
 message, 3,000 characters per section text, 150 per header), and records every request body.
 
+Socket Mode: ``apps.connections.open`` takes the app-level token (``xapp-...``; every other
+method the bot token, each refusing the other with ``not_allowed_token_type``) and answers with a
+URL of the :class:`~tests.servers.slack_socket.SocketModeServer` given as ``socket_mode``.
+Slash commands' ``response_url`` (:meth:`SlackServer.response_url`) points here too, like
+``https://hooks.slack.com/commands/...``: what the app posts there is recorded as requests of
+the method ``response_url`` (:meth:`SlackServer.responses`).
+
 Failures are queued per method with :meth:`SlackServer.fail`: an HTTP status (429 with
 ``Retry-After``, 500 or 503, optionally *after* storing the message, as when Slack stored it and
 the answer was lost), an ``ok: false`` error (``channel_not_found``, ``invalid_auth``...), or a
@@ -28,8 +35,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from tests.servers.slack_socket import SocketModeServer
 
 __all__ = ["Failure", "Recorded", "SlackServer"]
 
@@ -93,7 +103,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def do_POST(self) -> None:
+        if urlsplit(self.path).path.startswith("/commands/"):
+            self._response_url()
+            return
         self._handle()
+
+    def _response_url(self) -> None:
+        # A slash command's response_url (hooks.slack.com/commands/...): no token, a JSON body.
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            params: JSON = json.loads(body or b"{}")
+        except ValueError:
+            self._send(400, {"ok": False, "error": "invalid_payload"}, {})
+            return
+        params["_path"] = urlsplit(self.path).path
+        with self.server.state.lock:
+            self.server.state.requests.append(
+                Recorded("response_url", params, self.headers.get("Authorization"))
+            )
+        self._send(200, {"ok": True}, {})
 
     def _handle(self) -> None:
         url = urlsplit(self.path)
@@ -132,7 +161,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _call(self, method: str, params: JSON, authorization: str | None) -> tuple[int, JSON]:
         server = self.server
-        if authorization != f"Bearer {server.token}":
+        # apps.connections.open takes the app-level token, everything else the bot token.
+        app_level = method == "apps.connections.open"
+        wanted = server.app_token if app_level else server.token
+        other = server.token if app_level else server.app_token
+        if other is not None and authorization == f"Bearer {other}":
+            return 200, {"ok": False, "error": "not_allowed_token_type"}
+        if wanted is None or authorization != f"Bearer {wanted}":
             return 200, {"ok": False, "error": "invalid_auth" if authorization else "not_authed"}
         handler = getattr(server, "api_" + method.replace(".", "_"), None)
         if handler is None:
@@ -183,10 +218,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, state: _State, token: str) -> None:
+    def __init__(
+        self,
+        state: _State,
+        token: str,
+        app_token: str | None = None,
+        socket_mode: SocketModeServer | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = state
         self.token = token
+        self.app_token = app_token
+        self.socket_mode = socket_mode
 
     # Every api_* method runs with the state's lock held.
 
@@ -214,6 +257,11 @@ class _Server(ThreadingHTTPServer):
             "user_id": "U0BOT",
             "bot_id": "B0BOT",
         }
+
+    def api_apps_connections_open(self, params: JSON) -> JSON:
+        if self.socket_mode is None:
+            return {"ok": False, "error": "invalid_app"}
+        return {"ok": True, "url": self.socket_mode.issue_url()}
 
     def api_chat_postMessage(self, params: JSON) -> JSON:
         channel = self._channel(params.get("channel"))
@@ -339,9 +387,17 @@ class SlackServer:
     """The server; use as a context manager (``start`` / ``stop`` also work)."""
 
     def __init__(
-        self, channels: Mapping[str, str] | None = None, token: str = "xoxb-test-token"
+        self,
+        channels: Mapping[str, str] | None = None,
+        token: str = "xoxb-test-token",
+        *,
+        app_token: str = "xapp-1-A0APP-1-test-app-level-token",
+        socket_mode: SocketModeServer | None = None,
     ) -> None:
         self.token = token
+        self.app_token = app_token
+        """The app-level token ``apps.connections.open`` accepts."""
+        self.socket_mode = socket_mode
         self._state = _State(dict(channels or {"C0NET": "net"}))
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -355,7 +411,7 @@ class SlackServer:
 
     def start(self) -> SlackServer:
         """Listen on a free port of 127.0.0.1."""
-        self._server = _Server(self._state, self.token)
+        self._server = _Server(self._state, self.token, self.app_token, self.socket_mode)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -393,6 +449,25 @@ class SlackServer:
         with self._state.lock:
             queue = self._state.failures.setdefault(method, [])
             queue.extend(Failure(status, error, retry_after, store, drop) for _ in range(times))
+
+    def response_url(self, name: str = "1/abc") -> str:
+        """A slash command's ``response_url`` on this server."""
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/commands/T0TEST/{name}"
+
+    def responses(self) -> list[JSON]:
+        """What the app posted to response URLs, oldest first."""
+        return [r.params for r in self.requests("response_url")]
+
+    def add_user_message(self, channel: str, text: str, user: str = "U0OPS") -> str:
+        """A message a person posted (say, the mention the app answers in its thread); its ts."""
+        with self._state.lock:
+            self._state.clock = max(time.time(), self._state.clock + 0.000001)
+            ts = f"{self._state.clock:.6f}"
+            message = {"type": "message", "user": user, "text": text, "ts": ts}
+            self._state.messages.setdefault(channel, []).append(message)
+        return ts
 
     def add_channel(self, channel_id: str, name: str) -> None:
         """A channel the bot is a member of."""
