@@ -706,7 +706,9 @@ def plan_to_json(plan: Plan, language: str = "en") -> dict[str, Any]:
 
 
 def targets_to_json(targets: Mapping[str, Target]) -> dict[str, Any]:
-    """component -> ``{version, line, current, current_line_fixed, blocking, caveats, ...}``."""
+    """component -> ``{version, line, current, current_line_fixed, blocking, caveats, ...}``;
+    ``source`` is ``upstream`` (``label``: "from upstream, not curated") when the version relies
+    on upstream tracking, for the advisories in ``upstream``."""
     return {
         key: {
             "version": t.version,
@@ -717,6 +719,9 @@ def targets_to_json(targets: Mapping[str, Target]) -> dict[str, Any]:
             "reasons": dict(t.reasons),
             "caveats": list(t.caveats),
             "os_releases": list(t.os_releases),
+            "source": t.source,
+            "label": t.label,
+            "upstream": dict(t.upstream),
         }
         for key, t in targets.items()
     }

@@ -6,6 +6,13 @@ Kubernetes -> kube-proxy -> iptables version are applied after the changes, so t
 Kubernetes also upgrades what follows from it.
 
 A verdict is *at risk* when it is ``affected`` or ``unknown``.
+
+Safe targets come from the catalog. Upstream tracking may add candidates (:class:`UpstreamFix`:
+the first released tag upstream reports for an advisory's fix on a line), and they count only
+where the catalog knows no fix: a candidate clears an advisory on upstream's word when the
+catalog's affected range holding the candidate is open-ended (no ``fixed`` or ``last_affected``
+event closes it) and upstream reports a fix on the candidate's line at or below it. Such a
+target is labelled "from upstream, not curated"; everywhere else the catalog's ranges decide.
 """
 
 from __future__ import annotations
@@ -17,13 +24,22 @@ from advisories.derive import OS_RELEASES, kernels_of_os
 from advisories.engine import Engine, Result
 from advisories.facts import Domain, Facts, KernelDomain, VersionDomain
 from advisories.models import Advisory, Verdict
-from advisories.versions import VersionKey, VersionSet, parse_kernel, parse_version
+from advisories.versions import (
+    MAX_KEY,
+    VersionError,
+    VersionKey,
+    VersionSet,
+    parse_kernel,
+    parse_version,
+)
 
 __all__ = [
+    "FROM_UPSTREAM",
     "Change",
     "Plan",
     "PlanEntry",
     "Target",
+    "UpstreamFix",
     "apply_changes",
     "safe_targets",
     "what_if",
@@ -141,6 +157,23 @@ def what_if(engine: Engine, groups: Sequence[Facts], changes: Sequence[Change]) 
 # ---------------------------------------------------------------------------------------------
 # Safe targets
 
+FROM_UPSTREAM = "from upstream, not curated"
+"""How a target that relies on upstream tracking is labelled wherever it is shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFix:
+    """A version upstream tracking reports as the first release of its line with a fix.
+
+    Not curated: ancestry is evidence, not proof. :func:`safe_targets` uses it only where the
+    catalog's affected range is open-ended.
+    """
+
+    version: str
+    """The released tag, e.g. ``v3.28.3``."""
+    source: str
+    """Where upstream says so, for people (``projectcalico/calico#8031``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Target:
@@ -164,6 +197,17 @@ class Target:
     """For the kernel: OS releases whose every default kernel meets the target."""
     reasons: Mapping[str, str] = field(default_factory=dict)
     """Advisory id -> why it blocks (for the lowest candidate tried)."""
+    source: str = "catalog"
+    """``catalog``, or ``upstream`` when ``version`` clears an advisory only on upstream
+    tracking's word (see :attr:`upstream`)."""
+    upstream: Mapping[str, str] = field(default_factory=dict)
+    """Advisory id -> the upstream fix that clears it at ``version`` (``v3.28.3 per
+    projectcalico/calico#8031``), for advisories whose catalog range is open-ended."""
+
+    @property
+    def label(self) -> str | None:
+        """:data:`FROM_UPSTREAM` for a target that relies on upstream tracking, else None."""
+        return FROM_UPSTREAM if self.source == "upstream" else None
 
 
 def _text(key: VersionKey) -> str:
@@ -221,15 +265,67 @@ def _blocks(result: Result, key: str) -> str | None:
     return None
 
 
+def _open_ended(advisory: Advisory, key: str, version: VersionKey) -> bool:
+    """The catalog knows no fix for ``version``: every affected case constrains ``key``, and
+    each range of ``key`` that holds ``version`` has no end."""
+    holding: list[VersionKey] = []
+    for case in advisory.cases:
+        if not case.affected:
+            continue
+        conditions = [c for c in case.when if c.key == key and c.versions is not None]
+        if not conditions:
+            return False  # affected whatever the version: no version of it can fix that
+        for cond in conditions:
+            assert cond.versions is not None
+            holding += [hi for lo, hi in cond.versions.intervals if lo <= version < hi]
+    return bool(holding) and all(hi == MAX_KEY for hi in holding)
+
+
+def _upstream_keys(fixes: Sequence[UpstreamFix]) -> list[tuple[VersionKey, UpstreamFix]]:
+    out = []
+    for fix in fixes:
+        try:
+            parsed = parse_version(fix.version)
+        except VersionError:
+            continue
+        # A released tag only: no pre-release, no vendor suffix (3.28.x, v3.28.0-0.dev).
+        if parsed.key.is_final and not parsed.vendor:
+            out.append((parsed.key, fix))
+    return sorted(out, key=lambda item: item[0])
+
+
+def _upstream_clears(
+    advisory: Advisory,
+    key: str,
+    candidate: VersionKey,
+    fixes: Sequence[tuple[VersionKey, UpstreamFix]],
+) -> str | None:
+    """How upstream clears ``advisory`` at ``candidate`` (``v3.28.3 per ...``), or None."""
+    if not _open_ended(advisory, key, candidate):
+        return None
+    for version, fix in fixes:
+        if version.line() == candidate.line() and version <= candidate:
+            return f"{fix.version} per {fix.source}"
+    return None
+
+
 def safe_targets(
-    engine: Engine, groups: Sequence[Facts], keys: Sequence[str] = ()
+    engine: Engine,
+    groups: Sequence[Facts],
+    keys: Sequence[str] = (),
+    upstream: Mapping[str, Sequence[UpstreamFix]] | None = None,
 ) -> dict[str, Target]:
     """For each component in use (and the kernel), the lowest version that clears it.
 
     A component clears when each of its advisories is ``not_affected``, or ``unknown`` only
     because of *other* unknown facts (listed as caveats); an ``affected`` verdict or an
     upstream-uncertain band blocks.
+
+    ``upstream`` (advisory id -> what upstream tracking reports) adds candidates and clears an
+    ``affected`` advisory only where the catalog's range is open-ended (see the module
+    docstring); a target that needs it has ``source == "upstream"``.
     """
+    upstream_keys = {i: _upstream_keys(f) for i, f in (upstream or {}).items()}
     wanted = list(keys) or ["kube-proxy", "calico", "spiderpool", "kernel"]
     targets: dict[str, Target] = {}
     for key in wanted:
@@ -247,17 +343,39 @@ def safe_targets(
             # for an unknown version (kube-proxy 1.11.0) would mislead.
             continue
         sub = Engine(advisories)
+        by_id: dict[str, Advisory] = {a.id: a for a in advisories}
+        hints: dict[str, list[tuple[VersionKey, UpstreamFix]]] = {
+            a.id: upstream_keys[a.id]
+            for a in advisories
+            if key != "kernel" and upstream_keys.get(a.id)
+        }
         candidates = _candidates(advisories, key)
+        extra = {
+            version
+            for advisory_id, fixes in hints.items()
+            for version, _ in fixes
+            if _open_ended(by_id[advisory_id], key, version)
+        }
+        candidates = sorted(set(candidates) | extra)
         if current is not None:
             candidates = [current] + [c for c in candidates if c > current]
         chosen: VersionKey | None = None
         caveats: list[str] = []
         reasons: dict[str, str] = {}
+        cleared: dict[str, str] = {}
         for candidate in candidates:
             change = _candidate_change(key, candidate)
             results = worst_results(sub, [apply_changes(g, [change]) for g in groups])
             blocking = {r.id: why for r in results if (why := _blocks(r, key)) is not None}
-            if not blocking:
+            cleared = {
+                r.id: how
+                for r in results
+                if r.id in blocking
+                and r.verdict is Verdict.AFFECTED
+                and r.id in hints
+                and (how := _upstream_clears(by_id[r.id], key, candidate, hints[r.id]))
+            }
+            if not blocking.keys() - cleared.keys():
                 chosen = candidate
                 caveats = [
                     f"{r.id} depends on {', '.join(r.depends_on)}"
@@ -281,6 +399,8 @@ def safe_targets(
             current_line_fixed=same_line if current is not None else None,
             caveats=tuple(caveats),
             os_releases=_oses_meeting(chosen) if key == "kernel" else (),
+            source="upstream" if cleared else "catalog",
+            upstream=cleared,
         )
     return targets
 

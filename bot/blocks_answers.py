@@ -200,8 +200,12 @@ def plan_blocks(
                 continue
             later = " (current line has no fix)" if target.current_line_fixed is False else ""
             line = f"• {escape(key)}: *{escape(target.version)}* (line {target.line}){later}"
+            if target.label:
+                line += f" _{escape(target.label)}_"
             if target.os_releases:
                 line += " — " + escape(", ".join(target.os_releases[:4]))
+            for advisory_id, how in target.upstream.items():
+                line += f"\n   {escape(advisory_id)}: upstream reports the fix in {escape(how)}"
             lines.append(line)
         blocks.append(_section("*Safe targets*\n" + "\n".join(lines)))
     return blocks[:MAX_BLOCKS]

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Final
 
 from advisories.models import Advisory, AdvisoryId
+from advisories.planning import UpstreamFix as PlannerFix
 from advisories.serialize import fixed_versions
 from advisories.versions import VersionError, VersionKey, VersionSet, parse_version
 from jobs.upstream.models import (
@@ -34,6 +35,7 @@ __all__ = [
     "disagreements",
     "fix_advice",
     "news_between",
+    "planner_fixes",
     "tracked_references",
     "upstream_fixes",
 ]
@@ -106,6 +108,19 @@ def upstream_fixes(
             old = out.get(fix.line)
             if old is None or key < old.key:
                 out[fix.line] = UpstreamFix(fix.line, fix.tag, key, state.ref, fix.pull)
+    return out
+
+
+def planner_fixes(
+    advisories: Iterable[Advisory], states: Mapping[RefKey, ReferenceState]
+) -> dict[str, tuple[PlannerFix, ...]]:
+    """What upstream reports per advisory, for the planner's safe targets
+    (:func:`advisories.planning.safe_targets` uses it only where the catalog's range is open)."""
+    out: dict[str, tuple[PlannerFix, ...]] = {}
+    for advisory in advisories:
+        found = sorted(upstream_fixes(advisory, states).values(), key=lambda f: f.key)
+        if found:
+            out[advisory.id] = tuple(PlannerFix(f.tag, f"{f.ref.repo}#{f.pull}") for f in found)
     return out
 
 
