@@ -27,7 +27,7 @@ from advisories.serialize import advisory_to_json, facts_to_json, result_to_json
 from bot import logs, terminal
 from bot.settings import SettingsError, load_settings
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_config_flag", "add_fact_flags", "add_state_flag", "build_parser", "main"]
 
 PROG = "netadvisor"
 
@@ -105,6 +105,26 @@ def add_fact_flags(parser: argparse.ArgumentParser) -> None:
                        metavar="NAME", help="a feature that is on (repeatable)")  # fmt: skip
     group.add_argument("--no-feature", action="append", default=[], type=_feature_type,
                        metavar="NAME", help="a feature that is off (repeatable)")  # fmt: skip
+
+
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    """``--config PATH``, the same for every command that reads the settings."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $NETADVISOR_CONFIG, else "
+        "$XDG_CONFIG_HOME/netadvisor/config.yaml)",
+    )
+
+
+def add_state_flag(parser: argparse.ArgumentParser) -> None:
+    """``--state URL``, the same for every command (see :func:`bot.state.state_database`)."""
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="state database URL for this run (default: the database setting, else "
+        "state.db under $XDG_STATE_HOME/netadvisor; demo.db for the demo fleet)",
+    )
 
 
 def facts_from_args(args: argparse.Namespace) -> Facts:

@@ -12,8 +12,7 @@ import argparse
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from advisories.answers import ClusterData, answer, cluster_data, plan_to_json, targets_to_json
 from advisories.catalog import Catalog, CatalogError, load_catalog
@@ -22,8 +21,17 @@ from advisories.engine import Engine
 from advisories.facts import FactError, Facts, parse_fact
 from advisories.planning import Change, Plan, Target, safe_targets, what_if
 from advisories.questions import parse_question
-from bot.cli import PROG, UsageError, add_fact_flags, facts_from_args
-from jobs.store.store import Store, StoreError, default_state_path
+from bot.cli import (
+    PROG,
+    UsageError,
+    add_config_flag,
+    add_fact_flags,
+    add_state_flag,
+    facts_from_args,
+)
+from bot.settings import MAX_MUTE_DAYS, MAX_REASON, Settings, SettingsError, load_settings
+from bot.state import StateDatabase, state_database
+from jobs.store.store import MuteRecord, Store, StoreError, Tx
 
 __all__ = ["HANDLERS", "parse_change", "register"]
 
@@ -56,7 +64,7 @@ def register(commands: Any) -> None:
     )
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flag(ask)
+    _state_flags(ask)
 
     plan = commands.add_parser(
         "plan",
@@ -75,30 +83,44 @@ def register(commands: Any) -> None:
     )
     plan.add_argument("--safe", action="store_true", help="also print safe target versions")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flag(plan)
+    _state_flags(plan)
 
-    mute = commands.add_parser("mute", help="stop posting an advisory's matches for a while")
+    mute = commands.add_parser(
+        "mute",
+        help="stop posting an advisory's matches on a cluster (or all) for some days",
+        description="Mute an advisory (or all) on a cluster (or all) for DAYS days: its new "
+        "matches are recorded but not posted until the mute ends, and are announced then if "
+        "they still hold. The same store as the Slack bot's /netadvisor mute; mutes reviewed "
+        "in Git go in the configuration file's mutes: section instead.",
+    )
     mute.add_argument("advisory", help="advisory id, or all")
-    mute.add_argument("cluster", help="cluster name, or all")
-    mute.add_argument("days", type=_days, help="how many days the mute lasts")
-    mute.add_argument("reason", nargs="+", help="why (kept with the mute)")
-    mute.add_argument("--by", default="cli", help="who mutes (default: cli)")
-    _state_flag(mute)
-    unmute = commands.add_parser("unmute", help="lift a mute now")
+    mute.add_argument("cluster", help="cluster name (scanned or configured), or all")
+    mute.add_argument("days", type=_days, help=f"how many days the mute lasts (1-{MAX_MUTE_DAYS})")
+    mute.add_argument("reason", nargs="+", help="why (required, kept with the mute)")
+    mute.add_argument("--by", default="cli", metavar="NAME", help="who mutes (default: cli)")
+    _state_flags(mute)
+    unmute = commands.add_parser(
+        "unmute",
+        help="lift a mute now (not one from the configuration file)",
+        description="Lift a mute made with mute or /netadvisor mute. A mute from the "
+        "configuration file's mutes: section cannot be lifted here: remove it from the file.",
+    )
     unmute.add_argument("id", type=int, help="the mute's id (see: netadvisor mutes)")
-    _state_flag(unmute)
-    mutes = commands.add_parser("mutes", help="list active mutes")
+    _state_flags(unmute)
+    mutes = commands.add_parser(
+        "mutes",
+        help="list the active mutes (from people and from the configuration file)",
+        description="List the active mutes with their scope, reason, who made them and when "
+        "they end; mutes from the configuration file are marked as such.",
+    )
     mutes.add_argument("--all", action="store_true", help="also expired and lifted mutes")
     mutes.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flag(mutes)
+    _state_flags(mutes)
 
 
-def _state_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--state",
-        metavar="URL",
-        help="state database URL (default: sqlite file under $XDG_STATE_HOME/netadvisor)",
-    )
+def _state_flags(parser: argparse.ArgumentParser) -> None:
+    add_config_flag(parser)
+    add_state_flag(parser)
 
 
 def _days(text: str) -> int:
@@ -106,8 +128,8 @@ def _days(text: str) -> int:
         days = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
-    if not 1 <= days <= 365:
-        raise argparse.ArgumentTypeError("days must be between 1 and 365")
+    if not 1 <= days <= MAX_MUTE_DAYS:
+        raise argparse.ArgumentTypeError(f"days must be between 1 and {MAX_MUTE_DAYS}")
     return days
 
 
@@ -119,17 +141,41 @@ def _catalog(args: argparse.Namespace, err: TextIO) -> Catalog | None:
         return None
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(args.config)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _database(args: argparse.Namespace) -> StateDatabase:
+    """The state database of every command (:func:`bot.state.state_database`)."""
+    try:
+        return state_database(_settings(args), args.state)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _open_store(args: argparse.Namespace, *, create: bool) -> Store | None:
     """The state store, or None when there is none yet and ``create`` is False."""
-    url = args.state
-    if url is None:
-        path = default_state_path()
-        if not create and not path.exists():
-            return None
-        url = f"sqlite:///{path}"
-    elif not create and url.startswith("sqlite:///") and not Path(url[10:]).exists():
+    database = _database(args)
+    if not create and not database.exists():
         return None
-    return Store.open(url)
+    return database.open()
+
+
+def _unknown_cluster(name: str, known: Sequence[str], database: StateDatabase) -> str:
+    """Why a cluster is not found, and where it was looked for."""
+    where = f" in the {'demo fleet' if database.demo else 'state'} database"
+    hint = ""
+    if database.demo:
+        # scan --kubeconfig/--context/--dump keeps its clusters in the real database.
+        hint = (
+            "; clusters scanned with --kubeconfig, --context or --dump are not in the demo "
+            "fleet's database: add them to the configuration file, or pass --state"
+        )
+    listed = ", ".join(sorted(known)) or f"none yet: run {PROG} scan"
+    return f"no scanned cluster {name!r}{where} (known: {listed}){hint}"
 
 
 def load_clusters(store: Store | None) -> dict[str, ClusterData]:
@@ -146,14 +192,21 @@ def load_clusters(store: Store | None) -> dict[str, ClusterData]:
     return out
 
 
+def _clusters(args: argparse.Namespace) -> dict[str, ClusterData]:
+    store = _open_store(args, create=False)
+    if store is None:
+        return {}
+    with store:
+        return load_clusters(store)
+
+
 def cmd_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor ask "QUESTION" [--json]``."""
     catalog = _catalog(args, err)
     if catalog is None:
         return 1
     try:
-        store = _open_store(args, create=False)
-        clusters = load_clusters(store)
+        clusters = _clusters(args)
     except StoreError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
@@ -182,15 +235,13 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if stated.values or stated.os_name:
             raise UsageError("argument --cluster: not allowed with fact flags")
         try:
-            store = _open_store(args, create=False)
-            clusters = load_clusters(store)
+            clusters = _clusters(args)
         except StoreError as exc:
             print(f"{PROG}: {exc}", file=err)
             return 1
         if args.cluster not in clusters:
-            known = ", ".join(sorted(clusters)) or "none yet: run netadvisor scan"
-            print(f"{PROG}: argument --cluster: no scanned cluster {args.cluster!r} "
-                  f"(known: {known})", file=err)  # fmt: skip
+            message = _unknown_cluster(args.cluster, list(clusters), _database(args))
+            print(f"{PROG}: argument --cluster: {message}", file=err)
             return 2
         groups: list[Facts] = list(clusters[args.cluster].groups)
         read_at = clusters[args.cluster].read_at
@@ -274,6 +325,37 @@ def _cluster_uid(store: Store, name: str) -> str | None:
     return None
 
 
+def mute_rows(tx: Tx, records: Sequence[MuteRecord]) -> list[dict[str, Any]]:
+    """Mutes as people read them: clusters by name, and where each mute comes from."""
+    names = {c.uid: c.name for c in tx.clusters()}
+    return [
+        {
+            "id": r.id,
+            "advisory": r.advisory_id or "all",
+            "cluster": (
+                names.get(r.cluster_uid, r.cluster_name or r.cluster_uid)
+                if r.cluster_uid
+                else r.cluster_name or "all"
+            ),
+            "cluster_uid": r.cluster_uid,
+            "reason": r.reason,
+            "by": r.created_by,
+            "source": "config" if r.from_config else "people",
+            "created_at": r.created_at.isoformat(),
+            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
+            "lifted_at": r.lifted_at.isoformat() if r.lifted_at else None,
+        }
+        for r in records
+    ]
+
+
+CONFIG_MUTE: Final = (
+    "mute {id} comes from the configuration file's mutes: section; it cannot be lifted from "
+    "Slack or the command line: remove or change the entry in the file"
+)
+"""Why ``unmute`` (and ``/netadvisor unmute``) refuses a mute from the configuration file."""
+
+
 def cmd_mute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor mute ADVISORY CLUSTER|all DAYS REASON``."""
     catalog = _catalog(args, err)
@@ -285,20 +367,31 @@ def cmd_mute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if found is None:
             raise UsageError(f"argument advisory: unknown advisory {args.advisory!r}")
         advisory = found.id
-    reason = " ".join(args.reason).strip()[:500]
+    reason = " ".join(args.reason).strip()[:MAX_REASON]
+    if not reason:
+        raise UsageError("argument reason: give a reason (kept with the mute)")
+    settings = _settings(args)
+    database = _database(args)
     try:
-        store = _open_store(args, create=True)
-        assert store is not None
-        with store:
+        with database.open() as store:
             uid: str | None = None
+            name: str | None = None
             if args.cluster.lower() != "all":
                 uid = _cluster_uid(store, args.cluster)
-                if uid is None:
-                    raise UsageError(f"argument cluster: unknown cluster {args.cluster!r}")
+                name = args.cluster
+                configured = {c.name for c in settings.clusters}
+                if uid is None and args.cluster not in configured:
+                    with store.transaction() as tx:
+                        scanned = [c.name for c in tx.clusters()]
+                    known = ", ".join(sorted(set(scanned) | configured)) or "none yet"
+                    raise UsageError(
+                        f"argument cluster: unknown cluster {args.cluster!r} in {store.display_url}"
+                        f" (scanned or configured: {known})"
+                    )
             now = datetime.now(UTC)
             with store.transaction() as tx:
                 mute_id = tx.add_mute(now, reason, args.by, advisory_id=advisory,
-                                      cluster_uid=uid,
+                                      cluster_uid=uid, cluster_name=name,
                                       expires_at=now + timedelta(days=args.days))  # fmt: skip
     except StoreError as exc:
         print(f"{PROG}: {exc}", file=err)
@@ -311,13 +404,19 @@ def cmd_mute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_unmute(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor unmute ID``."""
     try:
-        store = _open_store(args, create=True)
-        assert store is not None
-        with store, store.transaction() as tx:
-            lifted = tx.lift_mute(args.id, datetime.now(UTC))
+        store = _open_store(args, create=False)
+        if store is None:
+            found, lifted = None, False
+        else:
+            with store, store.transaction() as tx:
+                found = tx.mute(args.id)
+                lifted = tx.lift_mute(args.id, datetime.now(UTC))
     except StoreError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
+    if found is not None and found.from_config and found.lifted_at is None:
+        print(f"{PROG}: argument id: {CONFIG_MUTE.format(id=args.id)}", file=err)
+        return 2
     if not lifted:
         print(f"{PROG}: argument id: no active mute {args.id}", file=err)
         return 2
@@ -329,35 +428,23 @@ def cmd_mutes(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor mutes [--all] [--json]``."""
     try:
         store = _open_store(args, create=False)
-        if store is None:
-            records = []
-        else:
+        rows: list[dict[str, Any]] = []
+        if store is not None:
             with store, store.transaction() as tx:
-                records = tx.mutes(None if args.all else datetime.now(UTC))
+                rows = mute_rows(tx, tx.mutes(None if args.all else datetime.now(UTC)))
     except StoreError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-    rows = [
-        {
-            "id": r.id,
-            "advisory": r.advisory_id or "all",
-            "cluster": r.cluster_uid or "all",
-            "reason": r.reason,
-            "by": r.created_by,
-            "created_at": r.created_at.isoformat(),
-            "expires_at": r.expires_at.isoformat() if r.expires_at else None,
-            "lifted_at": r.lifted_at.isoformat() if r.lifted_at else None,
-        }
-        for r in records
-    ]
     if args.json:
         print(json.dumps({"mutes": rows}, indent=2, ensure_ascii=False), file=out)
         return 0
     if not rows:
-        print("no mutes", file=out)
+        print("no mutes" if args.all else "no active mutes", file=out)
     for row in rows:
+        source = "configuration file" if row["source"] == "config" else row["by"]
+        ended = f", lifted {row['lifted_at']}" if row["lifted_at"] else ""
         print(f"{row['id']}: {row['advisory']} on {row['cluster']} until {row['expires_at']} "
-              f"({row['by']}): {row['reason']}", file=out)  # fmt: skip
+              f"({source}{ended}): {row['reason']}", file=out)  # fmt: skip
     return 0
 
 

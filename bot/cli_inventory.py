@@ -350,7 +350,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return prepared
     fleet, settings = prepared
     # State and messages (see bot.cli_service): diff against the last scan, then post or print.
-    tracking = open_tracking(args, settings, fleet.demo, args.json, err)
+    tracking = open_tracking(args, settings, fleet.demo, args.json, err, catalog)
     if isinstance(tracking, int):
         return tracking
     with tracking:

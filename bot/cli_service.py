@@ -19,20 +19,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Final, TextIO
 
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.engine import Engine
-from bot.cli import PROG, UsageError
+from bot.cli import PROG, UsageError, add_config_flag, add_state_flag
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.console import ConsoleNotifier, blocks_to_text
 from bot.slack.messages import digest_messages
 from bot.slack.notifier import SlackNotifier, make_client
+from bot.state import StateDatabase, apply_config_mutes, state_database
 from jobs.digest import UpstreamNote, collect
 from jobs.inventory.report import ClusterScan, scan_fleet
 from jobs.notify import NotifyError, Routing
-from jobs.store import Store, StoreError, default_state_path
+from jobs.store import Store, StoreError
 from jobs.tracking import ScanReport, Tracker
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "messaging",
     "open_tracking",
     "register",
-    "state_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,25 +57,6 @@ def _now() -> datetime:
 
 # ---------------------------------------------------------------------------------------------
 # Composition
-
-
-def state_url(settings: Settings, flag: str | None = None, *, demo: bool = False) -> str:
-    """The state database: ``--state``, else ``database`` (``NETADVISOR_DATABASE_URL``), else
-    SQLite under ``$XDG_STATE_HOME/netadvisor``. Demo data always uses its own SQLite file."""
-    home = settings.environment.state_home
-    if demo:
-        path = home / "netadvisor" / "demo.db" if home else default_state_path(demo=True)
-        return f"sqlite:///{path}"
-    if flag:
-        return flag
-    if settings.database is not None:
-        return settings.database.reveal()
-    path = home / "netadvisor" / "state.db" if home else default_state_path()
-    return f"sqlite:///{path}"
-
-
-def _sqlite_path(url: str) -> Path | None:
-    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
 
 
 def routing(settings: Settings) -> Routing:
@@ -129,12 +109,24 @@ def add_tracking_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="compare with the stored state but write nothing and post nothing",
     )
-    parser.add_argument(
-        "--state",
-        metavar="URL",
-        help="state database URL (default: $NETADVISOR_DATABASE_URL, else a SQLite file under "
-        "$XDG_STATE_HOME/netadvisor)",
-    )
+    add_state_flag(parser)
+
+
+def config_mutes(store: Store, settings: Settings, catalog: Catalog, err: TextIO) -> bool:
+    """Apply the configuration's ``mutes:`` to the store, saying what changed; False (after
+    printing why) when an entry names an unknown advisory."""
+    try:
+        synced = apply_config_mutes(store, settings, catalog, _now())
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return False
+    if synced.added or synced.lifted:
+        print(
+            f"{PROG}: mutes from the configuration: {len(synced.added)} added, "
+            f"{len(synced.lifted)} lifted, {synced.kept} unchanged",
+            file=err,
+        )
+    return True
 
 
 @dataclass
@@ -238,27 +230,39 @@ class Tracking:
 
 
 def open_tracking(
-    args: argparse.Namespace, settings: Settings, demo: bool, json_mode: bool, err: TextIO
+    args: argparse.Namespace,
+    settings: Settings,
+    demo: bool,
+    json_mode: bool,
+    err: TextIO,
+    catalog: Catalog,
 ) -> Tracking | int:
-    """Open the state store and the notifiers for ``scan``; says where state and messages go.
+    """Open the state store and the notifiers for ``scan``; says where state and messages go,
+    and applies the configuration's mutes (not in a dry run, which writes nothing).
 
-    Returns an exit code when the state database cannot be used.
+    Returns an exit code when the state database or the mutes cannot be used.
     """
     dry_run = bool(getattr(args, "dry_run", False))
-    url = state_url(settings, getattr(args, "state", None), demo=demo)
+    try:
+        database = state_database(settings, getattr(args, "state", None), demo=demo)
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 2
     store: Store | None = None
-    path = _sqlite_path(url)
-    if dry_run and path is not None and not path.exists():
-        print(f"{PROG}: state: none yet at {path} (dry run: nothing is written)", file=err)
+    if dry_run and not database.exists():
+        print(f"{PROG}: state: none yet at {database.path} (dry run: nothing is written)", file=err)
     else:
         try:
-            store = Store.open(url)
+            store = database.open()
         except StoreError as exc:
             print(f"{PROG}: state database: {exc}", file=err)
             return 1
-        note = " (demo data has a state file of its own)" if demo else ""
+        note = " (demo data has a state file of its own)" if database.demo else ""
         dry = " (dry run: nothing is written)" if dry_run else ""
         print(f"{PROG}: state: {store.display_url}{note}{dry}", file=err)
+        if not dry_run and not config_mutes(store, settings, catalog, err):
+            store.close()
+            return 2
     buffer = None if json_mode else io.StringIO()
     messages = messaging(settings, err if json_mode else buffer or err, demo=demo)
     if messages.warning:
@@ -280,13 +284,15 @@ def register(commands: Any) -> None:
         "open by severity and cluster, unknowns with what they depend on, unreadable "
         "clusters, mutes about to expire. Posted to Slack when configured, else printed.",
     )
-    digest.add_argument("--config", metavar="PATH", help="configuration file")
-    digest.add_argument("--state", metavar="URL", help="state database URL")
+    add_config_flag(digest)
+    add_state_flag(digest)
     digest.add_argument("--json", action="store_true", help="print the digests as JSON")
     digest.add_argument(
         "--dry-run", action="store_true", help="print the digest; post and record nothing"
     )
-    digest.add_argument("--demo", action="store_true", help="the digest of the demo state file")
+    digest.add_argument(
+        "--demo", action="store_true", help="the digest of the demo fleet's state file"
+    )
     serve = commands.add_parser(
         "serve",
         help="run the scheduled scan and digest and the Slack app until stopped",
@@ -295,8 +301,8 @@ def register(commands: Any) -> None:
         "(or Socket Mode with SLACK_APP_TOKEN); /healthz on the same port. SIGTERM stops it "
         "cleanly.",
     )
-    serve.add_argument("--config", metavar="PATH", help="configuration file")
-    serve.add_argument("--state", metavar="URL", help="state database URL")
+    add_config_flag(serve)
+    add_state_flag(serve)
 
 
 def _settings(args: argparse.Namespace, err: TextIO) -> Settings | None:
@@ -307,11 +313,14 @@ def _settings(args: argparse.Namespace, err: TextIO) -> Settings | None:
         return None
 
 
-def _is_demo(settings: Settings) -> bool:
-    from bot.cli_inventory import fleet_from
-
-    empty = argparse.Namespace(kubeconfig=[], context=[], dump=[])
-    return fleet_from(empty, settings).demo
+def _database(
+    settings: Settings, flag: str | None, err: TextIO, *, demo: bool | None = None
+) -> StateDatabase | None:
+    try:
+        return state_database(settings, flag, demo=demo)
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return None
 
 
 def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -319,19 +328,26 @@ def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     settings = _settings(args, err)
     if settings is None:
         return 2
-    demo = bool(args.demo) or (args.state is None and _is_demo(settings))
-    url = state_url(settings, args.state, demo=demo)
-    path = _sqlite_path(url)
-    if path is not None and not path.exists():
-        print(f"{PROG}: no state yet at {path}: run `{PROG} scan` first", file=err)
+    database = _database(settings, args.state, err, demo=True if args.demo else None)
+    if database is None:
+        return 2
+    demo = database.demo
+    if not database.exists():
+        print(f"{PROG}: no state yet at {database.path}: run `{PROG} scan` first", file=err)
         return 1
     try:
-        store = Store.open(url)
+        catalog = load_catalog(args.catalog_dir)
+        store = database.open()
+    except CatalogError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
     except StoreError as exc:
         print(f"{PROG}: state database: {exc}", file=err)
         return 1
     with store:
         print(f"{PROG}: state: {store.display_url}", file=err)
+        if not args.dry_run and not config_mutes(store, settings, catalog, err):
+            return 2
         stream = err if args.json else out
         messages = messaging(settings, stream, demo=demo)
         if messages.warning:
@@ -591,13 +607,18 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except CatalogError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-    demo = args.state is None and _is_demo(settings)
-    url = state_url(settings, args.state, demo=demo)
+    database = _database(settings, args.state, err)
+    if database is None:
+        return 2
+    demo, url = database.demo, database.url
     try:
-        store = Store.open(url)
+        store = database.open()
     except StoreError as exc:
         print(f"{PROG}: state database: {exc}", file=err)
         return 1
+    if not config_mutes(store, settings, catalog, err):
+        store.close()
+        return 2
     stop = threading.Event()
     service = _Service()
     service.stops.append(store.close)
@@ -641,16 +662,17 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2 if isinstance(exc, UsageError) else 1
     scheduler.start()
     service.stops.append(lambda: scheduler.shutdown(wait=True))
+    # The handlers before the "serving" line: whoever waits for it may stop us right away.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
     print(
         f"{PROG}: serving: {how}; scan every {settings.scan_interval:g} s, digest daily at "
         f"{settings.digest_time} {settings.timezone}",
         file=err,
         flush=True,
     )
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for number in (signal.SIGTERM, signal.SIGINT):
-            previous[number] = signal.signal(number, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

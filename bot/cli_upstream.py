@@ -26,8 +26,9 @@ from typing import Any, TextIO
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.models import Advisory
 from advisories.serialize import fixed_versions
-from bot.cli import PROG, UsageError
+from bot.cli import PROG, UsageError, add_config_flag, add_state_flag
 from bot.settings import Settings, SettingsError, load_settings
+from bot.state import state_database
 from jobs.store.store import Store, StoreError
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
 from jobs.upstream.errors import UpstreamError
@@ -97,18 +98,8 @@ def register(commands: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="configuration file (default: $NETADVISOR_CONFIG, else "
-        "$XDG_CONFIG_HOME/netadvisor/config.yaml)",
-    )
-    parser.add_argument(
-        "--state",
-        metavar="URL",
-        help="state database URL (default: the database setting, else a SQLite file under "
-        "$XDG_STATE_HOME/netadvisor)",
-    )
+    add_config_flag(parser)
+    add_state_flag(parser)
 
 
 def _positive_int(text: str) -> int:
@@ -129,18 +120,6 @@ def _seconds(text: str) -> float:
 
 # ---------------------------------------------------------------------------------------------
 # Composition
-
-
-def database_url(settings: Settings, flag: str | None = None) -> str:
-    """The state database: ``--state``, else the ``database`` setting, else SQLite."""
-    if flag:
-        return flag
-    if settings.database is not None:
-        return settings.database.reveal()
-    home = settings.environment.state_home
-    if home is None:
-        raise UsageError("no state directory: set XDG_STATE_HOME or HOME, or --state URL")
-    return f"sqlite:///{home / 'netadvisor' / 'state.db'}"
 
 
 @contextmanager
@@ -224,7 +203,7 @@ def upstream_job(
 
     def job() -> SyncReport:
         catalog = load_catalog(catalog_dirs)
-        with open_upstream_store(database_url(settings, state)) as store:
+        with open_upstream_store(state_database(settings, state).url) as store:
             report = run_upstream_sync(settings, catalog.advisories, store).report
         if on_news is not None and report.news:
             on_news(report.news)
@@ -260,21 +239,21 @@ def cmd_upstream(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.upstream_command == "show" and args.id and catalog.get(args.id) is None:
         known = ", ".join(a.id for a in catalog.advisories)
         raise UsageError(f"argument id: unknown advisory {args.id!r} (known: {known})")
-    url = database_url(settings, args.state)
-    if args.upstream_command == "show" and args.offline and _missing_sqlite(url):
+    try:
+        database = state_database(settings, args.state)
+    except SettingsError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 2
+    if args.upstream_command == "show" and args.offline and not database.exists():
         return _show(args, catalog, {}, (), out)
     try:
-        with open_upstream_store(url) as store:
+        with open_upstream_store(database.url) as store:
             if args.upstream_command == "sync":
                 return _sync(args, settings, catalog, store, out, err)
             return _show_command(args, settings, catalog, store, out, err)
     except (StoreError, UpstreamError) as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-
-
-def _missing_sqlite(url: str) -> bool:
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
 
 
 def _sync(

@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from advisories.facts import FACTS, FEATURES, FactError, FactKind, canonical_key, parse_fact
+from jobs.mutes import ConfigMute
 from jobs.notify import Route
 
 __all__ = [
@@ -177,8 +179,14 @@ class Settings:
     for the one-shot commands)."""
     leader_election: str = "auto"
     """``auto`` (on in a Kubernetes pod), ``on`` or ``off``: scheduled jobs on one replica."""
+    mutes: tuple[ConfigMute, ...] = ()
+    """Mutes reviewed in Git (``mutes:``), applied to the state store by every scan, digest and
+    ``serve`` start."""
     environment: Environment = field(default_factory=Environment, compare=False)
     """Where the environment says clusters are (kubeconfig, in-cluster)."""
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Attribute -> where its value came from (the file or the variable), for messages about
+    a value that only a later check finds wrong; defaults are absent."""
 
     def secret_values(self) -> tuple[str, ...]:
         """The values of the secret settings (tokens, the database URL), for the log
@@ -321,6 +329,96 @@ def _routes(value: Any, name: str, base: Path | None) -> tuple[Route, ...]:
     return tuple(routes)
 
 
+_MUTE_KEYS: Final = ("advisory", "cluster", "reason", "expires", "days")
+MAX_MUTE_DAYS: Final = 365
+"""The longest mute, in days (``mute``, ``/netadvisor mute`` and ``days:`` alike)."""
+MAX_REASON: Final = 500
+"""The longest reason kept with a mute, in characters."""
+
+
+def _mutes(value: Any, name: str, base: Path | None) -> tuple[ConfigMute, ...]:
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError("must be a list of mutes (each with advisory, cluster, reason, expires)")
+    out: list[ConfigMute] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(value):
+        mute = _mute(entry, f"{name}[{index}]")
+        key = mute.key()
+        if key in seen:
+            raise _FieldError(mute.field, f"the same mute as {name}[{seen[key]}]")
+        seen[key] = index
+        out.append(mute)
+    return tuple(out)
+
+
+def _mute(entry: Any, where: str) -> ConfigMute:
+    if not isinstance(entry, dict):
+        raise _FieldError(where, "must be a mapping with advisory, cluster, reason and expires")
+    for key in entry:
+        if key not in _MUTE_KEYS:
+            raise _FieldError(f"{where}.{key}", f"unknown key (valid: {', '.join(_MUTE_KEYS)})")
+    scope: dict[str, str | None] = {}
+    for key, meaning in (("advisory", "an advisory id, or all"), ("cluster", "a name, or all")):
+        item = entry.get(key)
+        if item is None:
+            raise _FieldError(f"{where}.{key}", f"missing ({meaning})")
+        if not isinstance(item, str) or not item.strip():
+            raise _FieldError(f"{where}.{key}", f"must be {meaning}, got {item!r}")
+        scope[key] = None if item.strip().lower() == "all" else item.strip()
+    reason = entry.get("reason")
+    if reason is None:
+        raise _FieldError(f"{where}.reason", "missing (why it is muted, kept with the mute)")
+    if not isinstance(reason, str) or not reason.strip():
+        raise _FieldError(f"{where}.reason", "must be a non-empty text")
+    if len(reason.strip()) > MAX_REASON:
+        raise _FieldError(f"{where}.reason", f"longer than {MAX_REASON} characters")
+    expires, days = entry.get("expires"), entry.get("days")
+    if (expires is None) == (days is None):
+        raise _FieldError(
+            f"{where}.expires",
+            "give exactly one of expires (a date or a date and time) or days"
+            + (" (both given)" if expires is not None else " (missing)"),
+        )
+    return ConfigMute(
+        advisory_id=scope["advisory"],
+        cluster=scope["cluster"],
+        reason=" ".join(reason.split()),
+        expires_at=_expiry(expires, f"{where}.expires") if expires is not None else None,
+        days=_mute_days(days, f"{where}.days") if days is not None else None,
+        field=where,
+    )
+
+
+def _expiry(value: Any, where: str) -> datetime:
+    """A date (the mute ends at its start, UTC) or a date and time (UTC unless it says)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise _FieldError(
+                where, f"must be a date (2026-12-01) or a date and time, got {text!r}"
+            ) from None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    raise _FieldError(where, f"must be a date (2026-12-01) or a date and time, got {value!r}")
+
+
+def _mute_days(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MUTE_DAYS:
+        raise _FieldError(where, f"must be a whole number of days from 1 to {MAX_MUTE_DAYS}")
+    return value
+
+
 def _time_of_day(value: Any, name: str, base: Path | None) -> str:
     text = str(value).strip()
     hours, _, minutes = text.partition(":")
@@ -386,7 +484,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "database",
         "SQLite: `$XDG_STATE_HOME/netadvisor/state.db`",
-        "The state database as a SQLAlchemy URL (`sqlite:///PATH`, `postgresql://USER@HOST/DB`).",
+        "The state database as a SQLAlchemy URL (`sqlite:///PATH`, `postgresql://USER@HOST/DB`); "
+        "`--state URL` overrides it. Runs on the demo fleet keep `demo.db` next to the default.",
         _text,
         secret=True,
         env="NETADVISOR_DATABASE_URL",
@@ -508,6 +607,15 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "holds the Lease `netadvisor-scheduler` in its namespace (every replica answers "
         "Slack); `auto` is on in a Kubernetes pod and off elsewhere.",
         _choice("auto", "on", "off"),
+    ),
+    SettingSpec(
+        "mutes",
+        "none",
+        "Mutes reviewed in Git: a list of `{advisory: ID or all, cluster: NAME or all, reason: "
+        "..., expires: 2026-12-01}` (or `days: N` instead of `expires`, counted from when "
+        "netadvisor first applies the entry). Applied at every scan, digest and `serve` start; "
+        "only the file changes or lifts them. As a variable: the same list in YAML.",
+        _mutes,
     ),
 )
 """Every setting; later features add theirs here (and a field to :class:`Settings`)."""
@@ -756,6 +864,7 @@ def load_settings(config: str | None = None, environ: Mapping[str, str] | None =
                 f"unknown setting (valid: {', '.join(spec.key for spec in SETTINGS)})",
             )
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     base = used.parent if used is not None else None
     for spec in SETTINGS:
         raw: Any = None
@@ -784,7 +893,26 @@ def load_settings(config: str | None = None, environ: Mapping[str, str] | None =
         except ValueError as exc:
             raise SettingsError(where, field_name, str(exc)) from None
         values[spec.attribute] = Secret(str(value)) if spec.secret else value
-    return Settings(config_file=used, environment=_environment(env), **values)
+        origins[spec.attribute] = where
+    _check_mute_clusters(values, origins)
+    return Settings(config_file=used, environment=_environment(env), origins=origins, **values)
+
+
+def _check_mute_clusters(values: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    """With a ``clusters:`` section, a mute must name one of its clusters (a typo would mute
+    nothing)."""
+    clusters: tuple[ClusterSettings, ...] = values.get("clusters", ())
+    if not clusters:
+        return
+    names = {c.name for c in clusters}
+    for mute in values.get("mutes", ()):
+        if mute.cluster is not None and mute.cluster not in names:
+            raise SettingsError(
+                origins["mutes"],
+                f"{mute.field}.cluster",
+                f"no cluster {mute.cluster!r} in clusters (known: {', '.join(sorted(names))}, "
+                "or all)",
+            )
 
 
 def _read_secret(path: Path, where: str) -> str:

@@ -284,7 +284,15 @@ def _entry(match: MatchRecord, cluster: ClusterRecord) -> DigestMatch:
 def _scope(mute: MuteRecord, names: Mapping[str, str]) -> str:
     advisory = mute.advisory_id or "every advisory"
     cluster = names.get(mute.cluster_uid, mute.cluster_uid) if mute.cluster_uid else None
-    return f"{advisory} on {cluster or 'every cluster'}"
+    scope = f"{advisory} on {cluster or mute.cluster_name or 'every cluster'}"
+    return scope + (" (configuration file)" if mute.from_config else "")
+
+
+def _concerns(mute: MuteRecord, clusters: Mapping[str, ClusterRecord]) -> bool:
+    """The mute is about one of ``clusters`` (by UID, or by name), or about every cluster."""
+    if mute.cluster_uid is not None:
+        return mute.cluster_uid in clusters
+    return mute.cluster_name is None or any(c.name == mute.cluster_name for c in clusters.values())
 
 
 def build_digest(
@@ -345,7 +353,7 @@ def build_digest(
         if m.active(now)
         and m.expires_at is not None
         and m.expires_at <= now + mute_horizon
-        and (m.cluster_uid is None or m.cluster_uid in mine)
+        and _concerns(m, mine)
     )
     concerned = {m.advisory_id for m, _ in entries if not m.state.closed}
     everything = routing is None or routing.default == channel

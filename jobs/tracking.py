@@ -428,8 +428,8 @@ class ScanReport:
 # Applying transitions
 
 
-def _active_mute(mutes: Sequence[MuteRecord], uid: str, advisory_id: str) -> bool:
-    return any(m.covers(uid, advisory_id) for m in mutes)
+def _active_mute(mutes: Sequence[MuteRecord], cluster: ClusterRef, advisory_id: str) -> bool:
+    return any(m.covers(cluster.uid, advisory_id, cluster.name) for m in mutes)
 
 
 @dataclass(slots=True)
@@ -666,7 +666,7 @@ class Tracker:
     ) -> None:
         record = transition.record
         notice = transition.notice
-        muted = _active_mute(mutes, cluster.uid, transition.advisory_id)
+        muted = _active_mute(mutes, cluster, transition.advisory_id)
         notified: Notified | None = Notified.SKIPPED if transition.change else None
         # Demo data and clusters no channel is configured for are printed, never posted.
         posting = (

@@ -25,7 +25,7 @@ from bot.blocks_answers import (
     plan_blocks,
 )
 from bot.cli import UsageError
-from bot.cli_ask import parse_change
+from bot.cli_ask import CONFIG_MUTE, mute_rows, parse_change
 from bot.listeners.context import MAX_INPUT, BotContext
 
 __all__ = ["HELP", "register"]
@@ -41,7 +41,8 @@ HELP: Final = "\n".join(
         "• `/netadvisor advisory <id>`",
         "• `/netadvisor plan <cluster> calico=3.28.2 k8s=1.30 kernel=5.15`",
         "• `/netadvisor safe <cluster>`: lowest safe versions",
-        "• `/netadvisor mute <advisory|all> <cluster|all> <days> <reason>` · `unmute <id>`",
+        "• `/netadvisor mute <advisory|all> <cluster|all> <days> <reason>` · `unmute <id>` "
+        "(mutes from the configuration file change only there)",
         "• `/netadvisor digest`",
         "Mention me or send me a direct message to ask a question.",
     ]
@@ -115,16 +116,26 @@ def _cluster(context: BotContext, rest: str, command: dict[str, Any]) -> Reply:
 
 
 def _mutes_text(context: BotContext, cluster: str | None) -> str:
+    """The active mutes (of one cluster: those that cover it), as ``mutes`` lists them."""
     if context.store is None:
         return ""
     with context.store() as store, store.transaction() as tx:
         uid = next((c.uid for c in tx.clusters() if c.name == cluster), None)
-        mutes = [m for m in tx.mutes(context.now()) if cluster is None or m.cluster_uid in
-                 (None, uid)]  # fmt: skip
+        mutes = [
+            m
+            for m in tx.mutes(context.now())
+            if cluster is None
+            or m.every_cluster
+            or (m.cluster_uid is not None and m.cluster_uid == uid)
+            or (m.cluster_uid is None and m.cluster_name == cluster)
+        ]
+        rows = mute_rows(tx, mutes)
     lines = [
-        f"• #{m.id} {escape(m.advisory_id or 'all')} on {escape(m.cluster_uid or 'all')} "
-        f"until {m.expires_at.date() if m.expires_at else '-'}: {escape(m.reason)}"
-        for m in mutes
+        f"• #{r['id']} {escape(str(r['advisory']))} on {escape(str(r['cluster']))} until "
+        f"{str(r['expires_at'])[:10] if r['expires_at'] else '-'}"
+        f"{' (configuration file)' if r['source'] == 'config' else ''}: "
+        f"{escape(str(r['reason']))}"
+        for r in rows
     ]
     return ("*Mutes*\n" + "\n".join(lines)) if lines else ""
 
@@ -186,6 +197,7 @@ def _mute(context: BotContext, rest: str, command: dict[str, Any]) -> Reply:
                 raise UsageError(f"mute: unknown cluster {cluster[:60]!r}")
         mute_id = tx.add_mute(now, reason[:500], str(command.get("user_id") or "slack"),
                               advisory_id=advisory, cluster_uid=uid,
+                              cluster_name=None if uid is None else cluster,
                               expires_at=now + timedelta(days=days))  # fmt: skip
     text = (f"Mute #{mute_id}: {escape(advisory or 'all advisories')} on {escape(cluster)} for "
             f"{days} day(s): {escape(reason[:500])}")  # fmt: skip
@@ -199,8 +211,12 @@ def _unmute(context: BotContext, rest: str, command: dict[str, Any]) -> Reply:
         raise UsageError("unmute: no state store is configured")
     if not rest.lstrip("#").isdigit():
         raise UsageError("unmute: give the mute's number, e.g. unmute 3")
+    mute_id = int(rest.lstrip("#"))
     with context.store() as store, store.transaction() as tx:
-        lifted = tx.lift_mute(int(rest.lstrip("#")), context.now())
+        found = tx.mute(mute_id)
+        lifted = tx.lift_mute(mute_id, context.now())
+    if found is not None and found.from_config and found.lifted_at is None:
+        raise UsageError("unmute: " + CONFIG_MUTE.format(id=mute_id))
     if not lifted:
         raise UsageError(f"unmute: no active mute {rest[:20]}")
     return f"Mute {rest} lifted", plain_blocks(f"Mute {escape(rest)} lifted")

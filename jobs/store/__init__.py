@@ -7,6 +7,7 @@ tables and schema versions, :mod:`jobs.store.codec` for how facts are kept.
 from jobs.store.store import (
     ClusterRecord,
     ClusterState,
+    ConfigMuteSync,
     IntentRecord,
     IntentState,
     MatchRecord,
@@ -15,12 +16,12 @@ from jobs.store.store import (
     Store,
     StoreError,
     Tx,
-    default_state_path,
 )
 
 __all__ = [
     "ClusterRecord",
     "ClusterState",
+    "ConfigMuteSync",
     "IntentRecord",
     "IntentState",
     "MatchRecord",
@@ -29,5 +30,4 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
-    "default_state_path",
 ]

@@ -30,8 +30,8 @@ from sqlalchemy.engine import Connection
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UTCDateTime", "metadata"]
 
-SCHEMA_VERSION: Final = 1
-"""The version of the tables below."""
+SCHEMA_VERSION: Final = 2
+"""The version of the tables below (2: mutes from the configuration file)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -174,6 +174,13 @@ mutes = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime),
     Column("lifted_at", UTCDateTime),
+    # Version 2: a mute by cluster name (the configuration's, before the cluster is scanned),
+    # and where it comes from: None (a person, through Slack or the command line) or "config"
+    # with the entry's content hash, so that the file can be synchronised into the table.
+    Column("cluster_name", String(253)),
+    Column("source", String(16)),
+    Column("config_key", String(64)),
+    Index("ix_mutes_source_key", "source", "config_key"),
 )
 
 digests = Table(
@@ -185,7 +192,18 @@ digests = Table(
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: Final[Mapping[int, Migration]] = {}
+
+def _v2_config_mutes(conn: Connection) -> None:
+    for column, kind in (
+        ("cluster_name", "VARCHAR(253)"),
+        ("source", "VARCHAR(16)"),
+        ("config_key", "VARCHAR(64)"),
+    ):
+        conn.exec_driver_sql(f"ALTER TABLE mutes ADD COLUMN {column} {kind}")
+    conn.exec_driver_sql("CREATE INDEX ix_mutes_source_key ON mutes (source, config_key)")
+
+
+MIGRATIONS: Final[Mapping[int, Migration]] = {2: _v2_config_mutes}
 """``{n: upgrade}``: ``upgrade`` turns a version ``n - 1`` database into version ``n``.
 
 Version 1 is the first schema; later versions add their upgrade here (``ALTER TABLE``...).

@@ -12,7 +12,6 @@ whose methods read and write frozen records. Concurrency:
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +41,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from advisories.fleet import ClusterFacts
+from jobs.mutes import CONFIG_SOURCE, ConfigMute
 from jobs.notify import MatchSnapshot, MessageRef
 from jobs.store import schema
 from jobs.store.codec import cluster_from_json, cluster_to_json, content_hash
@@ -49,6 +49,7 @@ from jobs.store.codec import cluster_from_json, cluster_to_json, content_hash
 __all__ = [
     "ClusterRecord",
     "ClusterState",
+    "ConfigMuteSync",
     "IntentRecord",
     "IntentState",
     "MatchRecord",
@@ -57,21 +58,14 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
-    "default_state_path",
 ]
 
 _LOCK_KEY: Final = 0x6E657461  # "neta": the advisory lock that serialises schema setup
+_MUTES_LOCK_KEY: Final = 0x6D757465  # "mute": serialises syncing the configuration's mutes
 
 
 class StoreError(Exception):
     """The state database cannot be used; the message names the database (password hidden)."""
-
-
-def default_state_path(environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Path:
-    """``$XDG_STATE_HOME/netadvisor/state.db`` (``~/.local/state/...``); demo runs: ``demo.db``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "netadvisor" / ("demo.db" if demo else "state.db")
 
 
 class ClusterState(Enum):
@@ -200,16 +194,47 @@ class MuteRecord:
     created_at: datetime
     expires_at: datetime | None = None
     lifted_at: datetime | None = None
+    cluster_name: str | None = None
+    """The cluster by name (mutes from the configuration); used when :attr:`cluster_uid` is
+    None. Both None: every cluster."""
+    source: str | None = None
+    """None: a person muted it (Slack, the command line); ``config``: the configuration file's
+    ``mutes:`` section, which alone can change or lift it."""
 
-    def covers(self, cluster_uid: str, advisory_id: str) -> bool:
-        """True when the mute's scope includes this match."""
-        return (self.advisory_id in (None, advisory_id)) and (
-            self.cluster_uid in (None, cluster_uid)
-        )
+    @property
+    def from_config(self) -> bool:
+        """The mute comes from the configuration file and cannot be lifted by people."""
+        return self.source == CONFIG_SOURCE
+
+    @property
+    def every_cluster(self) -> bool:
+        """The mute's scope is every cluster."""
+        return self.cluster_uid is None and self.cluster_name is None
+
+    def covers(self, cluster_uid: str, advisory_id: str, cluster_name: str | None = None) -> bool:
+        """True when the mute's scope includes this match (the cluster by UID, or by name for
+        a mute that names it)."""
+        if self.advisory_id not in (None, advisory_id):
+            return False
+        if self.cluster_uid is not None:
+            return self.cluster_uid == cluster_uid
+        return self.cluster_name is None or self.cluster_name == cluster_name
 
     def active(self, now: datetime) -> bool:
         """Not lifted and not expired at ``now``."""
         return self.lifted_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMuteSync:
+    """What :meth:`Tx.sync_config_mutes` changed."""
+
+    added: tuple[int, ...]
+    """Ids of the mutes added (new or changed entries)."""
+    lifted: tuple[int, ...]
+    """Ids of the mutes lifted (entries removed or changed)."""
+    kept: int
+    """Entries already applied, left as they were."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,6 +493,8 @@ def _mute(row: Row[Any]) -> MuteRecord:
         created_at=row.created_at,
         expires_at=row.expires_at,
         lifted_at=row.lifted_at,
+        cluster_name=row.cluster_name,
+        source=row.source,
     )
 
 
@@ -698,25 +725,31 @@ class Tx:
         cluster_uid: str | None = None,
         advisory_id: str | None = None,
         depends_on: str | None = None,
+        intent_id: str | None = None,
     ) -> str:
-        """Queue a message to deliver; returns the intent's id."""
-        intent_id = uuid.uuid4().hex
-        self.conn.execute(
-            insert(schema.intents).values(
-                id=intent_id,
-                created_at=now,
-                channel=channel,
-                kind=kind,
-                notice=dict(notice),
-                cluster_uid=cluster_uid,
-                advisory_id=advisory_id,
-                depends_on=depends_on,
-                state=IntentState.PENDING.value,
-                attempts=0,
-                progress={},
-            )
-        )
-        return intent_id
+        """Queue a message to deliver; returns the intent's id.
+
+        With ``intent_id`` (32 characters, derived from what the message is about) the message
+        is queued once: when an intent of that id exists, whatever its state, nothing is added.
+        """
+        values = {
+            "id": intent_id or uuid.uuid4().hex,
+            "created_at": now,
+            "channel": channel,
+            "kind": kind,
+            "notice": dict(notice),
+            "cluster_uid": cluster_uid,
+            "advisory_id": advisory_id,
+            "depends_on": depends_on,
+            "state": IntentState.PENDING.value,
+            "attempts": 0,
+            "progress": {},
+        }
+        if intent_id is None:
+            self.conn.execute(insert(schema.intents).values(**values))
+        else:
+            self._insert_ignore(schema.intents, values, ["id"])
+        return str(values["id"])
 
     def intent(self, intent_id: str) -> IntentRecord | None:
         """One intent."""
@@ -812,12 +845,17 @@ class Tx:
         advisory_id: str | None = None,
         cluster_uid: str | None = None,
         expires_at: datetime | None = None,
+        cluster_name: str | None = None,
     ) -> int:
-        """Mute matches of an advisory, a cluster, or both; returns the mute's id."""
+        """Mute matches of an advisory, a cluster, or both; returns the mute's id.
+
+        The cluster is its UID, or its name when it has not been scanned yet (a configured
+        cluster); with both, the UID decides and the name is shown."""
         result = self.conn.execute(
             insert(schema.mutes).values(
                 advisory_id=advisory_id,
                 cluster_uid=cluster_uid,
+                cluster_name=cluster_name,
                 reason=reason,
                 created_by=created_by,
                 created_at=now,
@@ -829,12 +867,26 @@ class Tx:
         return int(key[0])
 
     def lift_mute(self, mute_id: int, now: datetime) -> bool:
-        """End a mute now; False when there is no such active mute."""
+        """End a person's mute now; False when there is no such active mute. A mute from the
+        configuration file is never lifted here (see :meth:`sync_config_mutes`)."""
         m = schema.mutes
         result = self.conn.execute(
-            update(m).where(and_(m.c.id == mute_id, m.c.lifted_at.is_(None))).values(lifted_at=now)
+            update(m)
+            .where(
+                and_(
+                    m.c.id == mute_id,
+                    m.c.lifted_at.is_(None),
+                    or_(m.c.source.is_(None), m.c.source != CONFIG_SOURCE),
+                )
+            )
+            .values(lifted_at=now)
         )
         return bool(result.rowcount)
+
+    def mute(self, mute_id: int) -> MuteRecord | None:
+        """One mute by id, whatever its state."""
+        row = self.conn.execute(select(schema.mutes).where(schema.mutes.c.id == mute_id)).first()
+        return _mute(row) if row is not None else None
 
     def mutes(self, active_at: datetime | None = None) -> list[MuteRecord]:
         """Every mute, or those active at ``active_at``."""
@@ -842,6 +894,49 @@ class Tx:
         if active_at is not None:
             records = [r for r in records if r.active(active_at)]
         return records
+
+    def sync_config_mutes(self, entries: Sequence[ConfigMute], now: datetime) -> ConfigMuteSync:
+        """Make the mutes from the configuration file what ``entries`` say.
+
+        An entry already in the table (same content, see :meth:`ConfigMute.key`) is kept as it
+        is, expiry included, even when it has expired; a new or changed entry is added (its
+        ``days`` count from ``now``); a configuration mute whose entry is gone is lifted at
+        ``now``. Serialised across processes (an advisory lock on PostgreSQL; SQLite writes one
+        transaction at a time), so replicas starting together add each entry once.
+        """
+        m = schema.mutes
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MUTES_LOCK_KEY})
+        rows = self.conn.execute(
+            select(m.c.id, m.c.config_key).where(
+                and_(m.c.source == CONFIG_SOURCE, m.c.lifted_at.is_(None))
+            )
+        ).all()
+        present = {row.config_key: row.id for row in rows}
+        wanted = {entry.key(): entry for entry in entries}
+        removed = [mute_id for key, mute_id in present.items() if key not in wanted]
+        if removed:
+            self.conn.execute(update(m).where(m.c.id.in_(removed)).values(lifted_at=now))
+        added = []
+        for key, entry in wanted.items():
+            if key in present:
+                continue
+            result = self.conn.execute(
+                insert(m).values(
+                    advisory_id=entry.advisory_id,
+                    cluster_uid=None,
+                    cluster_name=entry.cluster,
+                    reason=entry.reason,
+                    created_by=CONFIG_SOURCE,
+                    created_at=now,
+                    expires_at=entry.ends_at(now),
+                    source=CONFIG_SOURCE,
+                    config_key=key,
+                )
+            )
+            assert result.inserted_primary_key is not None
+            added.append(int(result.inserted_primary_key[0]))
+        return ConfigMuteSync(tuple(added), tuple(removed), len(wanted) - len(added))
 
     # -- digests ------------------------------------------------------------------------------
 

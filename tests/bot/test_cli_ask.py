@@ -157,7 +157,7 @@ def test_mute_unmute_and_mutes_share_the_store(tmp_path: Path) -> None:
     code, out, _ = run("mutes", "--json", "--state", url)
     mutes = json.loads(out)["mutes"]
     assert [(m["advisory"], m["cluster"], m["reason"]) for m in mutes] == [
-        ("CALICO-VXLAN-OFFLOAD", "uid-prod-eu", "known, upgrade planned")
+        ("CALICO-VXLAN-OFFLOAD", "prod-eu", "known, upgrade planned")
     ]
     assert run("unmute", str(mute_id), "--state", url)[0] == 0
     assert json.loads(run("mutes", "--json", "--state", url)[1])["mutes"] == []

@@ -28,6 +28,7 @@ from advisories.catalog import load_catalog
 from bot.blocks_answers import answer_blocks, escape
 from bot.listeners import BotContext, register
 from bot.server import HttpServer, create_app, wsgi_app
+from jobs.mutes import ConfigMute
 from jobs.store.store import Store
 from tests.bot.test_cli_ask import READ_AT, seed_store
 from tests.servers.slack import SlackServer
@@ -354,3 +355,20 @@ def test_long_answers_respect_slacks_limits() -> None:
     blocks = answer_blocks(BotContext(CATALOG).ask("is spiderpool ok on kernel 5.4 with calico?"))
     assert len(blocks) <= 50
     assert all(len(t) <= 3000 for t in _texts(blocks))
+
+
+def test_a_config_mute_shows_in_cluster_and_cannot_be_lifted_from_slack(bot: Bot) -> None:
+    entry = ConfigMute("CALICO-VXLAN-OFFLOAD", "prod-eu", "reviewed in Git", days=30)
+    with Store.open(bot.store_url) as store:
+        [mute_id] = store.run(lambda tx: tx.sync_config_mutes([entry], READ_AT)).added
+    slash(bot, "cluster prod-eu")
+    [reply] = bot.wait_responses(1)
+    body = json.dumps(reply["blocks"])
+    assert f"#{mute_id} CALICO-VXLAN-OFFLOAD on prod-eu until 2026-12-20 (configuration file)" in (
+        body
+    )
+    slash(bot, f"unmute {mute_id}", user="U0ADMIN")
+    refused = bot.wait_responses(2)[1]
+    assert "configuration file" in refused["text"] and "cannot be lifted" in refused["text"]
+    with Store.open(bot.store_url) as store, store.transaction() as tx:
+        assert [m.id for m in tx.mutes(READ_AT)] == [mute_id]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from advisories.fleet import ClusterFacts, ClusterStatus
+from jobs.mutes import ConfigMute
 from jobs.notify import MatchSnapshot, NoticeKind, Route, Routing, StepAction
 from jobs.store import IntentState, MatchState, Store
 from jobs.tracking import (
@@ -355,6 +356,41 @@ def test_muted_matches_are_not_posted_until_the_mute_ends(
     later = run(t, cluster(), at=NOW + 2 * HOUR)
     assert outcome(later) == (Change.OPEN, Notified.POSTED)
     assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+
+
+def test_a_config_mute_by_cluster_name_holds_from_the_first_scan_and_its_expiry_announces(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    entry = ConfigMute(IPVS, "prod-1", "kernel upgrade next week", days=1)
+    store.run(lambda tx: tx.sync_config_mutes([entry], NOW))
+    t = tracker(store, chat, terminal)
+    first = run(t, cluster("prod-1"), cluster("prod-2"))
+    assert outcome(first) == (Change.NEW, Notified.MUTED)
+    assert outcome(first, "prod-2") == (Change.NEW, Notified.POSTED)  # another cluster
+    assert [m.body for m in chat.top_level()] == [("new", "prod-2", IPVS)]
+    still = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + 23 * HOUR)
+    assert outcome(still) == (Change.OPEN, Notified.MUTED)
+    # The mute has ended: the match, still there, is announced as new, once.
+    expired = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + 25 * HOUR)
+    assert outcome(expired) == (Change.OPEN, Notified.POSTED)
+    again = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + 26 * HOUR)
+    assert outcome(again) == (Change.OPEN, Notified.SKIPPED)
+    assert [m.body for m in chat.top_level()] == [
+        ("new", "prod-2", IPVS),
+        ("new", "prod-1", IPVS),
+    ]
+
+
+def test_a_config_mute_removed_from_the_file_announces_its_match_at_the_next_scan(
+    store: Store, terminal: MemoryTerminal
+) -> None:
+    store.run(lambda tx: tx.sync_config_mutes([ConfigMute(IPVS, None, "known", days=30)], NOW))
+    t = tracker(store, terminal, terminal, Routing())
+    assert outcome(run(t, cluster())) == (Change.NEW, Notified.MUTED)
+    assert terminal.printed == []
+    store.run(lambda tx: tx.sync_config_mutes([], NOW + HOUR))
+    assert outcome(run(t, cluster(), at=NOW + HOUR)) == (Change.OPEN, Notified.PRINTED)
+    assert terminal.printed == [("new", "prod-1", IPVS)]
 
 
 def test_a_dry_run_writes_no_state_and_posts_nothing(

@@ -15,6 +15,7 @@ from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.console import ConsoleNotifier
 from bot.slack.messages import digest_messages
 from jobs.digest import TERMINAL, Digest, collect
+from jobs.mutes import ConfigMute
 from jobs.notify import Route, Routing
 from jobs.store import Store
 from jobs.tracking import Tracker
@@ -104,6 +105,25 @@ def test_each_channel_gets_the_digest_of_the_clusters_routed_to_it(store: Store)
     assert "5.15.0-91-generic" in prod.resolved[0].reason
     assert prod.open == () and prod.new == () and prod.unreadable == ()
     assert prod.expiring_mutes == ()  # the only expiring mute is about a dev cluster
+
+
+def test_config_mutes_are_listed_like_other_mutes_by_cluster_name_and_marked(
+    store: Store,
+) -> None:
+    _history(store)
+    entries = [
+        ConfigMute(IPVS, "dev-d", "reviewed in Git", expires_at=NOW + timedelta(days=2)),
+        ConfigMute("SP-2370", "prod-a", "prod only", expires_at=NOW + timedelta(days=1)),
+    ]
+    store.run(lambda tx: tx.sync_config_mutes(entries, NOW - DAY))
+    by_channel = digests(store, NOW)
+    assert [(m.scope, m.created_by) for m in by_channel["#net"].expiring_mutes] == [
+        (f"{IPVS} on dev-b", "alice"),
+        (f"{IPVS} on dev-d (configuration file)", "config"),
+    ]
+    assert [m.scope for m in by_channel["#net-prod"].expiring_mutes] == [
+        "SP-2370 on prod-a (configuration file)"
+    ]
 
 
 def test_the_first_digest_counts_everything_as_new(store: Store) -> None:

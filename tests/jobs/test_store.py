@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from advisories.fleet import match_cluster
+from jobs.mutes import ConfigMute
 from jobs.notify import MatchSnapshot, MessageRef
 from jobs.store import (
     ClusterState,
     IntentState,
     MatchRecord,
     MatchState,
+    MuteRecord,
     Store,
     StoreError,
-    default_state_path,
     schema,
 )
 from tests.state_databases import BACKENDS, database_url
@@ -242,6 +244,106 @@ def test_mutes_cover_their_scope_until_they_expire_or_are_lifted(store: Store) -
         assert len(tx.mutes()) == 3
 
 
+def test_a_mute_by_cluster_name_covers_whichever_cluster_has_that_name(store: Store) -> None:
+    with store.transaction() as tx:
+        mute_id = tx.add_mute(NOW, "lab", "bob", cluster_name="lab", advisory_id="A-1")
+        mute = tx.mute(mute_id)
+    assert mute is not None and not mute.every_cluster
+    assert mute.covers("uid-new", "A-1", "lab") and not mute.covers("uid-new", "A-1", "prod")
+    assert not mute.covers("uid-new", "A-2", "lab")
+
+
+CONFIGURED = (
+    ConfigMute("SP-3118", None, "no Spiderpool", expires_at=NOW + timedelta(days=30)),
+    ConfigMute("KP-IPVS-CONN-REUSE", "prod-eu", "kernel upgrade in Q1", days=7),
+)
+
+
+def _config_mutes(store: Store, active_at: datetime | None = None) -> list[MuteRecord]:
+    with store.transaction() as tx:
+        return [m for m in tx.mutes(active_at) if m.from_config]
+
+
+def test_config_mutes_are_added_once_kept_while_unchanged_and_lifted_when_removed(
+    store: Store,
+) -> None:
+    first = store.run(lambda tx: tx.sync_config_mutes(CONFIGURED, NOW))
+    assert (len(first.added), first.lifted, first.kept) == (2, (), 0)
+    later = NOW + timedelta(days=1)
+    again = store.run(lambda tx: tx.sync_config_mutes(CONFIGURED, later))
+    assert (again.added, again.lifted, again.kept) == ((), (), 2)
+    mutes = _config_mutes(store, later)
+    assert [(m.advisory_id, m.cluster_uid, m.cluster_name) for m in mutes] == [
+        ("SP-3118", None, None),
+        ("KP-IPVS-CONN-REUSE", None, "prod-eu"),
+    ]
+    # days count from the first sync, not from each start
+    assert mutes[1].expires_at == NOW + timedelta(days=7)
+    assert all(m.created_by == "config" and m.created_at == NOW for m in mutes)
+    removed = store.run(lambda tx: tx.sync_config_mutes(CONFIGURED[:1], later))
+    assert removed.lifted == (mutes[1].id,)
+    assert [m.advisory_id for m in _config_mutes(store, later)] == ["SP-3118"]
+    with store.transaction() as tx:
+        lifted = tx.mute(mutes[1].id)
+    assert lifted is not None and lifted.lifted_at == later
+
+
+def test_a_changed_config_mute_replaces_the_old_one(store: Store) -> None:
+    store.run(lambda tx: tx.sync_config_mutes(CONFIGURED, NOW))
+    longer = (CONFIGURED[0], replace(CONFIGURED[1], days=14))
+    changed = store.run(lambda tx: tx.sync_config_mutes(longer, NOW + timedelta(days=1)))
+    assert (len(changed.added), len(changed.lifted), changed.kept) == (1, 1, 1)
+    active = _config_mutes(store, NOW + timedelta(days=1))
+    assert active[-1].expires_at == NOW + timedelta(days=15)
+
+
+def test_an_expired_config_mute_stays_expired_while_it_is_in_the_file(store: Store) -> None:
+    short = (ConfigMute("SP-3118", None, "a week", days=7),)
+    store.run(lambda tx: tx.sync_config_mutes(short, NOW))
+    after = NOW + timedelta(days=8)
+    synced = store.run(lambda tx: tx.sync_config_mutes(short, after))
+    assert (synced.added, synced.kept) == ((), 1)
+    assert _config_mutes(store, after) == []
+
+
+def test_people_cannot_lift_a_config_mute(store: Store) -> None:
+    store.run(lambda tx: tx.sync_config_mutes(CONFIGURED, NOW))
+    mute = _config_mutes(store)[0]
+    with store.transaction() as tx:
+        assert not tx.lift_mute(mute.id, NOW)
+        person = tx.add_mute(NOW, "mine", "alice")
+        assert tx.lift_mute(person, NOW)
+    assert _config_mutes(store, NOW)[0].id == mute.id
+    # and a sync leaves people's mutes alone
+    store.run(lambda tx: tx.sync_config_mutes((), NOW))
+    with store.transaction() as tx:
+        assert [m.reason for m in tx.mutes() if not m.from_config] == ["mine"]
+
+
+def test_a_version_1_database_is_upgraded_and_keeps_its_mutes(url: str) -> None:
+    with Store.open(url) as store, store.transaction() as tx:
+        tx.add_mute(NOW, "from version 1", "alice", cluster_uid="uid-lab")
+        # Back to version 1: the mutes table as it was, and the version it recorded.
+        tx.conn.exec_driver_sql("DROP INDEX ix_mutes_source_key")
+        for column in ("cluster_name", "source", "config_key"):
+            tx.conn.exec_driver_sql(f"ALTER TABLE mutes DROP COLUMN {column}")
+        tx.conn.execute(
+            update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="1")
+        )
+    with Store.open(url) as store:
+        assert store.schema_version() == schema.SCHEMA_VERSION
+        with store.transaction() as tx:
+            (old,) = tx.mutes()
+        assert (old.reason, old.cluster_uid, old.cluster_name, old.from_config) == (
+            "from version 1",
+            "uid-lab",
+            None,
+            False,
+        )
+        store.run(lambda tx: tx.sync_config_mutes(CONFIGURED, NOW))
+        assert len(_config_mutes(store)) == 2
+
+
 def test_the_last_digest_is_kept_per_channel(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.last_digest("C1") is None
@@ -256,13 +358,6 @@ def test_the_last_digest_is_kept_per_channel(store: Store) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(Exception, match="naive datetime"), store.transaction() as tx:
         tx.set_last_digest("C1", datetime(2026, 1, 1))
-
-
-def test_the_default_state_file_follows_xdg_and_demo_runs_have_their_own(tmp_path: Path) -> None:
-    env = {"XDG_STATE_HOME": str(tmp_path)}
-    assert default_state_path(env) == tmp_path / "netadvisor" / "state.db"
-    assert default_state_path(env, demo=True) == tmp_path / "netadvisor" / "demo.db"
-    assert default_state_path({}).parts[-4:] == (".local", "state", "netadvisor", "state.db")
 
 
 def test_a_sqlite_database_directory_is_created(tmp_path: Path) -> None:
