@@ -27,7 +27,11 @@ from tests.jobs.inventory.conftest import Fleet, read_snapshot, same_facts
 from tests.jobs.inventory.scenarios import SCENARIOS
 
 KUBECTL = shutil.which("kubectl")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+# In CI (CI=true) a missing kubectl is a failure, never a silent skip.
+needs_kubectl = pytest.mark.skipif(
+    KUBECTL is None and os.environ.get("CI", "").lower() != "true",
+    reason="kubectl is not installed",
+)
 
 
 def run_dump_script(fleet: Fleet, context: str, out: Path) -> subprocess.CompletedProcess[str]:
