@@ -9,6 +9,7 @@ store with the scheduler and the Slack bot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from bot.cli import (
 )
 from bot.settings import MAX_MUTE_DAYS, MAX_REASON, Settings, SettingsError, load_settings
 from bot.state import StateDatabase, state_database
+from bot.upstream_news import planner_upstream
 from jobs.store.store import MuteRecord, Store, StoreError, Tx
 
 __all__ = ["HANDLERS", "parse_change", "register"]
@@ -249,7 +251,17 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         groups = [stated]
     engine = Engine(catalog.advisories)
     plan = what_if(engine, groups, changes)
-    targets = safe_targets(engine, groups) if args.safe else None
+    targets = None
+    if args.safe:
+        # Upstream tracking's fixes count where the catalog knows none (labelled as such).
+        try:
+            store = _open_store(args, create=False)
+        except StoreError as exc:
+            print(f"{PROG}: {exc}", file=err)
+            return 1
+        with store or contextlib.nullcontext():
+            upstream = planner_upstream(store, catalog.advisories)
+        targets = safe_targets(engine, groups, upstream=upstream)
     lang = getattr(args, "lang", "en")
     if args.json:
         data: dict[str, Any] = {
@@ -308,8 +320,11 @@ def render_plan(
                 lines.append(f"  {key}: no version in the catalog clears {blocking}")
                 continue
             later = " (the current line has no fix)" if target.current_line_fixed is False else ""
-            lines.append(f"  {key}: {target.version} (line {target.line}){later}"
+            label = f", {target.label}" if target.label else ""
+            lines.append(f"  {key}: {target.version} (line {target.line}){later}{label}"
                          f", now {target.current or 'unknown'}")  # fmt: skip
+            for advisory_id, how in target.upstream.items():
+                lines.append(f"      {advisory_id}: upstream reports the fix in {how}")
             if target.os_releases:
                 lines.append(f"      OS releases: {', '.join(target.os_releases)}")
             for caveat in target.caveats:

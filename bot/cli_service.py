@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.engine import Engine
@@ -35,20 +35,28 @@ from jobs.notify import NotifyError, Routing
 from jobs.store import Store, StoreError
 from jobs.tracking import ScanReport, Tracker
 
+if TYPE_CHECKING:
+    from jobs.schedule import Scheduler
+
 __all__ = [
     "HANDLERS",
+    "UPSTREAM_LEAD",
     "Messaging",
     "Tracking",
     "add_tracking_flags",
     "messaging",
     "open_tracking",
     "register",
+    "schedule_jobs",
 ]
 
 log = logging.getLogger(__name__)
 
 KEEP_SCANS: Final = timedelta(days=30)
 """Scans (and facts no later scan shares) older than this are forgotten."""
+UPSTREAM_LEAD: Final = timedelta(minutes=30)
+"""The daily upstream sync runs this long before the digest: the digest carries its news, and
+the two never run at the same time."""
 
 
 def _now() -> datetime:
@@ -522,9 +530,16 @@ def _bot(
             with Store.open(url) as opened:
                 return load_clusters(opened)
 
+        def upstream() -> Mapping[str, Sequence[Any]]:
+            from bot.upstream_news import planner_upstream
+
+            with Store.open(url) as opened:
+                return planner_upstream(opened, catalog.advisories)
+
         context = BotContext(
             catalog=load_catalog(catalog_dirs),
             clusters=clusters,
+            upstream=upstream,
             store=lambda: Store.open(url),
             digest=lambda: digest_text(url, settings),
         )
@@ -591,6 +606,28 @@ def _leadership(settings: Settings, service: _Service, on_lead: Callable[[], Non
     return elector
 
 
+def schedule_jobs(
+    scheduler: Scheduler,
+    settings: Settings,
+    *,
+    scan: Callable[[], object],
+    digest: Callable[[], object],
+    upstream: Callable[[], object] | None,
+) -> str | None:
+    """The scan every ``scan-interval`` seconds (first now), the digest daily at
+    ``digest-time`` and, when given, the upstream sync daily :data:`UPSTREAM_LEAD` before it;
+    returns when the sync runs (``HH:MM``)."""
+    from jobs.schedule import earlier
+
+    scheduler.every("scan", settings.scan_interval, scan, start_now=True)
+    scheduler.daily("digest", settings.digest_time, digest)
+    if upstream is None:
+        return None
+    at = earlier(settings.digest_time, int(UPSTREAM_LEAD.total_seconds() // 60))
+    scheduler.daily("upstream", at, upstream)
+    return at
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor serve``: scheduler and Slack app until SIGTERM or SIGINT (logging is set up
     by :func:`bot.cli.main`: ``--log-format``, ``--log-level`` or the settings)."""
@@ -647,14 +684,21 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return run
 
         scan = _scan_job(settings, url, demo, args.catalog_dir, err)
-        scheduler.every("scan", settings.scan_interval, guarded("scan", scan), start_now=True)
         digest = _digest_job(settings, url, demo, err)
-        scheduler.daily("digest", settings.digest_time, guarded("digest", digest))
-        if not demo:
+        sync: Callable[[], None] | None = None
+        if not demo:  # the demo fleet's clusters are never told anything
             from bot.cli_upstream import upstream_job
+            from bot.upstream_news import news_announcer
 
-            sync = upstream_job(settings, args.catalog_dir, url)
-            scheduler.daily("upstream", settings.digest_time, guarded("upstream", sync))
+            news = news_announcer(settings, url, err)
+            sync = guarded("upstream", upstream_job(settings, args.catalog_dir, url, on_news=news))
+        synced_at = schedule_jobs(
+            scheduler,
+            settings,
+            scan=guarded("scan", scan),
+            digest=guarded("digest", digest),
+            upstream=sync,
+        )
         how = _bot(settings, url, catalog, args.catalog_dir, service, store)
     except (OSError, NotifyError, UsageError) as exc:
         print(f"{PROG}: cannot start: {exc}", file=err)
@@ -669,7 +713,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             previous[number] = signal.signal(number, lambda *_: stop.set())
     print(
         f"{PROG}: serving: {how}; scan every {settings.scan_interval:g} s, digest daily at "
-        f"{settings.digest_time} {settings.timezone}",
+        f"{settings.digest_time} {settings.timezone}"
+        + (f", upstream sync daily at {synced_at}" if synced_at else ""),
         file=err,
         flush=True,
     )

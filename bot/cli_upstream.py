@@ -249,11 +249,39 @@ def cmd_upstream(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with open_upstream_store(database.url) as store:
             if args.upstream_command == "sync":
-                return _sync(args, settings, catalog, store, out, err)
+                tell = _news_poster(settings, database.url, database.demo, err)
+                return _sync(args, settings, catalog, store, out, err, tell)
             return _show_command(args, settings, catalog, store, out, err)
     except (StoreError, UpstreamError) as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
+
+
+def _news_poster(
+    settings: Settings, url: str, demo: bool, err: TextIO
+) -> Callable[[Sequence[News]], object] | None:
+    """Posts a sync's news right away to the channels of the clusters it concerns, and says so;
+    None without Slack (the report prints the news) and for the demo fleet."""
+    from bot.cli_service import messaging
+    from bot.upstream_news import news_announcer
+
+    if demo or not messaging(settings, err).notifier.posts:
+        return None
+    announcer = news_announcer(settings, url, err)
+
+    def post(news: Sequence[News]) -> None:
+        report = announcer(news)
+        channels = ", ".join(sorted({c for c, _ in report.notices}))
+        if not report.notices:
+            print(f"{PROG}: upstream news: no open match it concerns, nothing posted", file=err)
+        elif not report.delivery.errors:
+            print(f"{PROG}: upstream news: {len(report.notices)} message(s) posted to "
+                  f"{channels}", file=err)  # fmt: skip
+        for error in report.delivery.errors:
+            print(f"{PROG}: upstream news not delivered (kept, retried at the next scan): "
+                  f"{error}", file=err)  # fmt: skip
+
+    return post
 
 
 def _sync(
@@ -263,6 +291,7 @@ def _sync(
     store: UpstreamStore,
     out: TextIO,
     err: TextIO,
+    tell: Callable[[Sequence[News]], object] | None = None,
 ) -> int:
     where = "stored answers only" if args.offline else settings.github_api_url
     auth = "" if args.offline else (", with a token" if settings.github_token else ", no token")
@@ -280,6 +309,8 @@ def _sync(
         print(json.dumps(sync_to_json(run), indent=2, ensure_ascii=False), file=out)
     else:
         print(render_sync(run), file=out)
+    if tell is not None and report.news:
+        tell(report.news)
     return 1 if report.api_unusable else 0
 
 

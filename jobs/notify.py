@@ -1,8 +1,9 @@
 """What the jobs tell people, and the port through which they tell it.
 
-The jobs decide *what* to say (:class:`MatchNotice`, digests) and keep a durable record of every
-message they intend to send; a :class:`Notifier` decides *how* it looks and sends it (Slack
-Block Kit in ``bot/slack``, plain text on the terminal). A notice becomes a short plan of
+The jobs decide *what* to say (:class:`MatchNotice`, digests, upstream news as
+:class:`NewsNotice`) and keep a durable record of every message they intend to send; a
+:class:`Notifier` decides *how* it looks and sends it (Slack Block Kit in ``bot/slack``, plain
+text on the terminal). A notice becomes a short plan of
 :class:`Step` s (post, reply in a thread, edit a message); the jobs run the plan one step at a
 time and record each step's result, so that a run killed half-way resumes where it stopped.
 
@@ -34,6 +35,7 @@ __all__ = [
     "MatchNotice",
     "MatchSnapshot",
     "MessageRef",
+    "NewsNotice",
     "NodeGroupSummary",
     "NotDelivered",
     "NoticeKind",
@@ -271,17 +273,72 @@ class MatchNotice:
         )
 
 
-def notice_to_json(notice: MatchNotice | Digest) -> JSON:
+@dataclass(frozen=True, slots=True)
+class NewsNotice:
+    """Upstream news told right away to one channel: the clusters there that it concerns.
+
+    Built from a sync's news (:mod:`jobs.news`); plain values, so that the outbox keeps it
+    without knowing upstream tracking.
+    """
+
+    kind: str
+    """What changed upstream (``fix-released``, ``pull-merged``, ``catalog-disagrees``...)."""
+    text: str
+    """One sentence, e.g. ``kubernetes/kubernetes#122204: fix released in v1.26.15 on the 1.26
+    line (via cherry-pick #122900)``."""
+    advisories: tuple[str, ...]
+    """The advisories that cite the reference."""
+    reference: str
+    """The web URL of the PR or issue."""
+    at: datetime
+    """When the sync saw the change."""
+    clusters: tuple[str, ...]
+    """The clusters of this channel with an open match of one of :attr:`advisories`."""
+    line: str | None = None
+    tag: str | None = None
+
+    def to_json(self) -> JSON:
+        """JSON form, for the outbox."""
+        return {
+            "type": "news",
+            "kind": self.kind,
+            "text": self.text,
+            "advisories": list(self.advisories),
+            "reference": self.reference,
+            "at": self.at.isoformat(),
+            "clusters": list(self.clusters),
+            "line": self.line,
+            "tag": self.tag,
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> NewsNotice:
+        """Inverse of :meth:`to_json`."""
+        return NewsNotice(
+            kind=data["kind"],
+            text=data["text"],
+            advisories=tuple(data["advisories"]),
+            reference=data["reference"],
+            at=datetime.fromisoformat(data["at"]),
+            clusters=tuple(data["clusters"]),
+            line=data["line"],
+            tag=data["tag"],
+        )
+
+
+def notice_to_json(notice: MatchNotice | Digest | NewsNotice) -> JSON:
     """JSON form of any notice (for the outbox)."""
     return notice.to_json()
 
 
-def notice_from_json(data: Mapping[str, Any]) -> MatchNotice | Digest:
+def notice_from_json(data: Mapping[str, Any]) -> MatchNotice | Digest | NewsNotice:
     """Inverse of :func:`notice_to_json`."""
     if data["type"] == "digest":
         from jobs.digest import Digest
 
         return Digest.from_json(data)
+    if data["type"] == "news":
+        return NewsNotice.from_json(data)
     return MatchNotice.from_json(data)
 
 
@@ -322,7 +379,11 @@ class Notifier(Protocol):
         ...
 
     def plan(
-        self, notice: MatchNotice | Digest, intent: str, channel: str, original: MessageRef | None
+        self,
+        notice: MatchNotice | Digest | NewsNotice,
+        intent: str,
+        channel: str,
+        original: MessageRef | None,
     ) -> Sequence[Step]:
         """The steps that tell ``notice`` in ``channel``; ``original`` is the match's message.
 

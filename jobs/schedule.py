@@ -21,11 +21,19 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["JobStats", "Scheduler"]
+__all__ = ["JobStats", "Scheduler", "earlier"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE: Final = 300.0
+
+
+def earlier(at: str, minutes: int) -> str:
+    """The wall-clock time ``minutes`` before ``at`` (both ``HH:MM``), across midnight:
+    ``earlier("09:00", 30) == "08:30"``, ``earlier("00:10", 30) == "23:40"``."""
+    hours, mins = (int(part) for part in at.split(":"))
+    total = (hours * 60 + mins - minutes) % (24 * 60)
+    return f"{total // 60:02d}:{total % 60:02d}"
 
 
 @dataclass

@@ -163,7 +163,8 @@ def _safe(context: BotContext, rest: str, _: dict[str, Any]) -> Reply:
         raise UsageError("safe: give a cluster name")
     cluster = _cluster_of(context, rest.split()[0])
     assert context.engine is not None
-    targets = safe_targets(context.engine, list(cluster.groups))
+    upstream = context.upstream() if context.upstream is not None else None
+    targets = safe_targets(context.engine, list(cluster.groups), upstream=upstream)
     empty = Plan((), (), ())
     return f"safe targets for {cluster.name}", plan_blocks(
         empty, targets, title=f"Safe targets for {cluster.name}"

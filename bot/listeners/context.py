@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from advisories.answers import Answer, ClusterData, answer
 from advisories.catalog import Catalog
 from advisories.engine import Engine
+from advisories.planning import UpstreamFix
 from advisories.questions import parse_question
 from jobs.store.store import Store
 
@@ -42,6 +43,9 @@ class BotContext:
     """Channel ids in which anyone may mute and unmute."""
     digest: Callable[[], str] | None = None
     """Renders the digest now (mrkdwn); None: not configured."""
+    upstream: Callable[[], Mapping[str, Sequence[UpstreamFix]]] | None = None
+    """Upstream tracking's fixes per advisory, for safe targets where the catalog knows none
+    (read per request); None: the catalog alone."""
     now: Callable[[], datetime] = _now
     ids: tuple[str, ...] = field(init=False, default=())
 

@@ -13,9 +13,15 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from bot.slack.blocks import Block, SlackMessage
-from bot.slack.messages import digest_messages, match_message, node_list_messages, notice_reply
+from bot.slack.messages import (
+    digest_messages,
+    match_message,
+    news_message,
+    node_list_messages,
+    notice_reply,
+)
 from jobs.digest import Digest
-from jobs.notify import MatchNotice, MessageRef, NoticeKind, Posted, Step, StepAction
+from jobs.notify import MatchNotice, MessageRef, NewsNotice, NoticeKind, Posted, Step, StepAction
 
 __all__ = ["ConsoleNotifier", "blocks_to_text"]
 
@@ -59,13 +65,19 @@ class ConsoleNotifier:
         self.count = 0
 
     def plan(
-        self, notice: MatchNotice | Digest, intent: str, channel: str, original: MessageRef | None
+        self,
+        notice: MatchNotice | Digest | NewsNotice,
+        intent: str,
+        channel: str,
+        original: MessageRef | None,
     ) -> Sequence[Step]:
-        """One printed message per notice: the whole message for new ones and digests, the
-        thread reply for updates and closings."""
+        """One printed message per notice: the whole message for new ones, digests and news,
+        the thread reply for updates and closings."""
         messages: list[SlackMessage]
         if isinstance(notice, Digest):
             messages = digest_messages(notice)
+        elif isinstance(notice, NewsNotice):
+            messages = news_message(notice)
         elif notice.kind is NoticeKind.NEW:
             messages = [*match_message(notice), *node_list_messages(notice)]
         else:

@@ -1,4 +1,4 @@
-"""What netadvisor's Slack messages say: match notices and digests rendered in Block Kit.
+"""What netadvisor's Slack messages say: match notices, digests and upstream news in Block Kit.
 
 Every match message names the cluster, the catalog version and the facts that triggered it, so
 that "why was this posted?" is answered in the message itself. Long node lists go to a thread
@@ -13,12 +13,13 @@ from typing import Final
 
 from bot.slack.blocks import Block, SlackMessage, context, divider, escape, header, pages, section
 from jobs.digest import Digest, DigestMatch
-from jobs.notify import MatchNotice, MatchSnapshot, NoticeKind
+from jobs.notify import MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
     "INLINE_NODES",
     "digest_messages",
     "match_message",
+    "news_message",
     "node_list_messages",
     "notice_reply",
 ]
@@ -238,6 +239,44 @@ def digest_messages(digest: Digest) -> list[SlackMessage]:
         ],
     )
     fallback = f"netadvisor digest {digest.at:%Y-%m-%d}: {summary}"
+    return [
+        SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
+        for i, page in enumerate(pages(blocks))
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+
+_NEWS_MARK: Final = {
+    "pull-merged": ":twisted_rightwards_arrows:",
+    "cherry-pick-merged": ":twisted_rightwards_arrows:",
+    "fix-released": ":package:",
+    "issue-closed": ":white_check_mark:",
+    "catalog-disagrees": ":warning:",
+}
+
+
+def news_message(notice: NewsNotice) -> list[SlackMessage]:
+    """Upstream news for the clusters of one channel that it concerns."""
+    advisories = ", ".join(notice.advisories)
+    mark = _NEWS_MARK.get(notice.kind, ":newspaper:")
+    blocks: list[Block] = [header(f"{mark} Upstream: {advisories}")]
+    blocks += section(escape(notice.text))
+    clusters = ", ".join(f"*{escape(c)}*" for c in notice.clusters)
+    count = len(notice.clusters)
+    blocks += section(f"*Concerns {count} cluster{'s' if count != 1 else ''} here:* {clusters}")
+    if notice.kind == "catalog-disagrees":
+        blocks += section(
+            "The catalog stays authoritative: verdicts do not change until its maintainers "
+            "review this."
+        )
+    elif notice.kind == "fix-released":
+        blocks += section(
+            "_From upstream, not curated_: netadvisor's catalog decides verdicts and fixed "
+            "versions; check the release before relying on it."
+        )
+    blocks += context(f"<{notice.reference}|{escape(notice.reference)}> · seen {_when(notice.at)}")
+    fallback = f"Upstream ({advisories}): {notice.text}"[:3000]
     return [
         SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
         for i, page in enumerate(pages(blocks))

@@ -23,13 +23,20 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.blocks import SlackMessage
-from bot.slack.messages import digest_messages, match_message, node_list_messages, notice_reply
+from bot.slack.messages import (
+    digest_messages,
+    match_message,
+    news_message,
+    node_list_messages,
+    notice_reply,
+)
 from jobs import metrics
 from jobs.digest import Digest
 from jobs.notify import (
     DeliveryUncertain,
     MatchNotice,
     MessageRef,
+    NewsNotice,
     NotDelivered,
     NoticeKind,
     NotifyError,
@@ -96,10 +103,15 @@ class SlackNotifier:
     # -- planning -----------------------------------------------------------------------------
 
     def plan(
-        self, notice: MatchNotice | Digest, intent: str, channel: str, original: MessageRef | None
+        self,
+        notice: MatchNotice | Digest | NewsNotice,
+        intent: str,
+        channel: str,
+        original: MessageRef | None,
     ) -> Sequence[Step]:
         """Steps: a new message with continuation and node-list replies; or an edit of the
-        original and a reply in its thread; or a digest and its continuation replies."""
+        original and a reply in its thread; or a digest (or upstream news) and its continuation
+        replies."""
         steps: list[Step] = []
 
         def add(
@@ -111,8 +123,11 @@ class SlackNotifier:
         ) -> None:
             steps.append(Step(action, where, body, f"{intent}/{len(steps)}", thread, parent))
 
-        if isinstance(notice, Digest):
-            first, *rest = digest_messages(notice)
+        if isinstance(notice, Digest | NewsNotice):
+            messages = (
+                digest_messages(notice) if isinstance(notice, Digest) else news_message(notice)
+            )
+            first, *rest = messages
             add(StepAction.POST, channel, first)
             for page in rest:
                 add(StepAction.REPLY, channel, page, parent=0)

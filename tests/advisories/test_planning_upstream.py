@@ -148,9 +148,7 @@ def test_with_both_kinds_upstream_clears_only_the_open_advisory(tmp_path: Path) 
     assert target.label == FROM_UPSTREAM
 
 
-def test_the_built_in_catalog_targets_do_not_move_with_upstream_answers_for_closed_ranges() -> (
-    None
-):
+def test_built_in_targets_ignore_upstream_answers_for_closed_ranges() -> None:
     engine = Engine(load_catalog().advisories)
     setup = calico("3.23.3")
     upstream = {"CALICO-KUBE-CONTROLLERS-LEAK": [fix("v3.23.6", 6900)]}

@@ -211,11 +211,20 @@ class SocketModeServer:
                     f"handshakes: {self._state.handshakes}"
                 )
 
+    def wait_open(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until exactly ``count`` connections are open (after a refresh the app closes
+        the old one once the new one is up)."""
+        with self._state.lock:
+            if not self._state.lock.wait_for(
+                lambda: len(self._state.connections) == count, timeout
+            ):
+                raise AssertionError(
+                    f"expected {count} open connection(s), got {len(self._state.connections)}"
+                )
+
     def wait_disconnected(self, timeout: float = 10.0) -> None:
         """Wait until no connection is open."""
-        with self._state.lock:
-            if not self._state.lock.wait_for(lambda: not self._state.connections, timeout):
-                raise AssertionError("the app is still connected")
+        self.wait_open(0, timeout)
 
     # -- messages -----------------------------------------------------------------------------
 
