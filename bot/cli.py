@@ -122,8 +122,9 @@ def add_state_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state",
         metavar="URL",
-        help="state database URL for this run (default: the database setting, else "
-        "state.db under $XDG_STATE_HOME/netadvisor; demo.db for the demo fleet)",
+        help="state database URL for this run (default: $NETADVISOR_DATABASE_URL or database: "
+        "in the configuration, else state.db under $XDG_STATE_HOME/netadvisor; demo.db for the "
+        "demo fleet)",
     )
 
 
@@ -183,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Known kube-proxy, Calico and Spiderpool network issues, checked against "
         "versions, kernels and modes.",
+        epilog=f"'{PROG} COMMAND --help' shows a command's flags. With nothing configured, "
+        "scan reads the bundled demo fleet and prints instead of posting.",
     )
     parser.add_argument("--catalog-dir", action="append", default=[], metavar="DIR",
                         help="add local advisories from DIR (repeatable)")  # fmt: skip
@@ -199,22 +202,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    catalog = commands.add_parser("catalog", help="list, show, validate and export advisories")
+    catalog = commands.add_parser(
+        "catalog",
+        help="list, show, validate and export the advisories",
+        description="The advisory catalog: the built-in advisories plus those of --catalog-dir.",
+    )
     sub = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="one line per advisory")
     show = sub.add_parser("show", help="everything about one advisory")
     show.add_argument("id", help="advisory id, e.g. KP-IPVS-CONN-REUSE")
     show.add_argument("--json", action="store_true", help="netadvisor's JSON schema")
-    sub.add_parser("features", help="the feature names facts can use")
-    validate = sub.add_parser("validate", help="validate a directory of advisories")
+    sub.add_parser("features", help="the feature names --feature and --no-feature take")
+    validate = sub.add_parser(
+        "validate", help="check a directory of advisories, naming file, id and field of errors"
+    )
     validate.add_argument("path", nargs="?", help="directory (default: the built-in catalog)")
-    export = sub.add_parser("export", help="export the whole catalog")
-    export.add_argument("--format", choices=("json", "osv"), default="json")
+    export = sub.add_parser("export", help="print the whole catalog as JSON or OSV records")
+    export.add_argument(
+        "--format",
+        choices=("json", "osv"),
+        default="json",
+        help="netadvisor's JSON (default) or a list of OSV records",
+    )
 
     check = commands.add_parser(
         "check",
-        help="verdicts for a stated setup",
+        help="verdicts of every advisory for a setup you describe (no cluster needed)",
         description="Verdicts of every advisory for the facts you state; facts you do not "
         "state are unknown, and verdicts that depend on them say so.",
     )

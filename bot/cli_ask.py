@@ -70,7 +70,7 @@ def register(commands: Any) -> None:
 
     plan = commands.add_parser(
         "plan",
-        help="what changes if a cluster or a stated setup moves to other versions",
+        help="what an upgrade resolves, introduces or changes; the lowest safe versions",
         description="Compare every advisory before and after --set changes; with --safe, the "
         "lowest version of each component (and kernel) that clears its advisories.",
     )

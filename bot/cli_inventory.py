@@ -138,7 +138,7 @@ def register(commands: Any) -> None:
     )
     scan = commands.add_parser(
         "scan",
-        help="inventory + match: the advisories that hold for every cluster",
+        help="match every cluster against the catalog; post or print what changed",
         description="Read every cluster and match it against the catalog: per cluster, the "
         "advisories that hold (with the affected nodes) and those that depend on unknown facts.",
     )

@@ -287,10 +287,11 @@ def register(commands: Any) -> None:
     """Add ``digest`` and ``serve``."""
     digest = commands.add_parser(
         "digest",
-        help="post (or print) the digest now",
+        help="post (or print) each channel's digest now",
         description="Build every channel's digest now: new since the last digest, resolved, "
         "open by severity and cluster, unknowns with what they depend on, unreadable "
-        "clusters, mutes about to expire. Posted to Slack when configured, else printed.",
+        "clusters, mutes about to expire, upstream changes. Posted to Slack when configured, else "
+        "printed. The configuration's mutes: are applied first (not with --dry-run).",
     )
     add_config_flag(digest)
     add_state_flag(digest)
@@ -303,11 +304,11 @@ def register(commands: Any) -> None:
     )
     serve = commands.add_parser(
         "serve",
-        help="run the scheduled scan and digest and the Slack app until stopped",
+        help="Slack app plus scheduled scan, digest and upstream sync, until stopped",
         description="Scan every scan-interval seconds (first at start), send the digest daily "
         "at digest-time, sync upstream trackers daily, and answer Slack on /slack/events "
-        "(or Socket Mode with SLACK_APP_TOKEN); /healthz on the same port. SIGTERM stops it "
-        "cleanly.",
+        "(or Socket Mode with SLACK_APP_TOKEN); /healthz, /readyz and /metrics on the same port. "
+        "The configuration's mutes: are applied at start. SIGTERM stops it cleanly.",
     )
     add_config_flag(serve)
     add_state_flag(serve)
@@ -542,6 +543,8 @@ def _bot(
             upstream=upstream,
             store=lambda: Store.open(url),
             digest=lambda: digest_text(url, settings),
+            mute_users=frozenset(settings.slack_mute_users),
+            mute_channels=frozenset(settings.slack_mute_channels),
         )
         register_listeners(app, context)
         how = "Slack app on /slack/events"

@@ -45,7 +45,7 @@ def register(commands: Any) -> None:
     """Add ``upstream sync`` and ``upstream show``."""
     upstream = commands.add_parser(
         "upstream",
-        help="track the upstream PRs and issues the catalog cites",
+        help="sync or show what upstream says about the PRs and issues the catalog cites",
         description="Track every GitHub PR and issue the catalog cites: state, cherry-picks, "
         "and the first released tag of each line that contains a fix. The catalog stays "
         "authoritative: where upstream says otherwise, that is reported, never applied.",

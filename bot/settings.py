@@ -162,6 +162,10 @@ class Settings:
     """Channels chosen by cluster labels, first match wins."""
     slack_api_url: str = "https://slack.com/api/"
     """Slack Web API base URL, passed unchanged to the WebClient."""
+    slack_mute_users: tuple[str, ...] = ()
+    """Slack user IDs allowed to ``/netadvisor mute`` and ``unmute``."""
+    slack_mute_channels: tuple[str, ...] = ()
+    """Slack channel IDs in which anyone may ``/netadvisor mute`` and ``unmute``."""
     scan_interval: float = 3600.0
     """Seconds between scheduled scans (``serve``)."""
     digest_time: str = "09:00"
@@ -419,6 +423,24 @@ def _mute_days(value: Any, where: str) -> int:
     return value
 
 
+def _slack_ids(value: Any, name: str, base: Path | None) -> tuple[str, ...]:
+    items = value
+    if isinstance(value, str):
+        try:
+            items = yaml.safe_load(value) if value.strip().startswith("[") else None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+        if items is None:
+            items = value.replace(",", " ").split()
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise ValueError(
+            "must be a list of Slack IDs (U0ADMIN, C0OPS), or them separated by commas"
+        )
+    return tuple(i.strip() for i in items)
+
+
 def _time_of_day(value: Any, name: str, base: Path | None) -> str:
     text = str(value).strip()
     hours, _, minutes = text.partition(":")
@@ -548,6 +570,19 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "`https://slack.com/api/`",
         "Slack Web API base URL, passed unchanged to the client (tests, Slack-compatible servers).",
         _slack_url,
+    ),
+    SettingSpec(
+        "slack-mute-users",
+        "none",
+        "Slack user IDs (`U0ADMIN`) allowed to `/netadvisor mute` and `unmute`; a list, or IDs "
+        "separated by commas. Nobody may when neither this nor `slack-mute-channels` is set.",
+        _slack_ids,
+    ),
+    SettingSpec(
+        "slack-mute-channels",
+        "none",
+        "Slack channel IDs (`C0OPS`) in which anyone may `/netadvisor mute` and `unmute`.",
+        _slack_ids,
     ),
     SettingSpec(
         "scan-interval",

@@ -28,7 +28,7 @@ from bot.cli import UsageError
 from bot.cli_ask import CONFIG_MUTE, mute_rows, parse_change
 from bot.listeners.context import MAX_INPUT, BotContext
 
-__all__ = ["HELP", "register"]
+__all__ = ["HELP", "SUBCOMMANDS", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -241,3 +241,6 @@ _HANDLERS: Final[dict[str, Callable[[BotContext, str, dict[str, Any]], Reply]]] 
     "unmute": _unmute,
     "digest": _digest,
 }
+
+SUBCOMMANDS: Final = ("help", *_HANDLERS)
+"""Every ``/netadvisor`` subcommand (anything else gets the help)."""

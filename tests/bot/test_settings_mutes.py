@@ -139,3 +139,17 @@ def test_the_variable_takes_the_same_list_in_yaml_and_is_named_in_errors() -> No
     with pytest.raises(SettingsError) as caught:
         load_settings(None, {"NETADVISOR_MUTES": "[{advisory: SP-3118, cluster: all, days: 2}]"})
     assert (caught.value.where, caught.value.field) == ("NETADVISOR_MUTES", "mutes[0].reason")
+
+
+def test_who_may_mute_from_slack_is_a_list_of_ids_or_ids_separated_by_commas(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("slack-mute-users: [U0ADMIN, U0OPS]\n", encoding="utf-8")
+    settings = load_settings(str(config), {"NETADVISOR_SLACK_MUTE_CHANNELS": "C0OPS, C0NET"})
+    assert settings.slack_mute_users == ("U0ADMIN", "U0OPS")
+    assert settings.slack_mute_channels == ("C0OPS", "C0NET")
+    assert load_settings(None, {}).slack_mute_users == ()
+    with pytest.raises(SettingsError) as caught:
+        load_settings(None, {"NETADVISOR_SLACK_MUTE_USERS": "[1, 2]"})
+    assert caught.value.where == "NETADVISOR_SLACK_MUTE_USERS"
