@@ -146,6 +146,7 @@ class Engine:
 
     advisories: Sequence[Advisory]
     _cache: dict[tuple[object, ...], Result] = field(default_factory=dict)
+    _keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def evaluate(self, facts: Facts, *, resolve: bool = True) -> list[Result]:
         """Results for every advisory, in catalog order."""
@@ -154,14 +155,16 @@ class Engine:
 
     def evaluate_one(self, advisory: Advisory, facts: Facts) -> Result:
         """The result of one advisory at already resolved facts."""
-        keys = _relevant_keys(advisory)
+        keys = self._keys.get(advisory.id)
+        if keys is None:
+            keys = self._keys[advisory.id] = _relevant_keys(advisory)
         domains = tuple(facts.domain(k) if k != VENDOR_KEY else _vendor(facts) for k in keys)
         cache_key = (advisory.id, keys, domains)
         cached = self._cache.get(cache_key)
         if cached is None:
             cached = _evaluate(advisory, keys, domains)
             self._cache[cache_key] = cached
-        caveats = _caveats(advisory, facts, cached)
+        caveats = _caveats(advisory, facts, cached, keys)
         evidence = {k: facts.raw[k] for k in keys if k in facts.raw}
         if not caveats and not evidence:
             return cached
@@ -430,9 +433,11 @@ def _describe_versions(key: str, versions: VersionSet) -> str:
     return versions.describe(key)
 
 
-def _caveats(advisory: Advisory, facts: Facts, result: Result) -> tuple[str, ...]:
+def _caveats(
+    advisory: Advisory, facts: Facts, result: Result, keys: tuple[str, ...]
+) -> tuple[str, ...]:
     out: list[str] = []
-    kernel_matters = "kernel" in advisory.keys and result.verdict is not Verdict.NOT_AFFECTED
+    kernel_matters = "kernel" in keys and result.verdict is not Verdict.NOT_AFFECTED
     kernel = facts.domain("kernel")
     if (
         kernel_matters
