@@ -264,19 +264,30 @@ def _seconds(value: Any, name: str, base: Path | None) -> float:
     return float(value)
 
 
-def _clusters(value: Any, name: str, base: Path | None) -> tuple[ClusterSettings, ...]:
+def _load_yaml(text: str) -> Any:
+    """What the YAML ``text`` holds; a ValueError naming the problem where it is not YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+
+
+def _yaml_list(value: Any, of: str) -> list[Any]:
+    """The list ``value`` is, or the YAML text of; empty for None; else "must be a list of <of>"."""
     if isinstance(value, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+        value = _load_yaml(value)
     if value is None:
-        return ()
+        return []
     if not isinstance(value, list):
-        raise ValueError("must be a list of clusters (each with a name)")
+        raise ValueError(f"must be a list of {of}")
+    return value
+
+
+def _clusters(value: Any, name: str, base: Path | None) -> tuple[ClusterSettings, ...]:
+    entries = _yaml_list(value, "clusters (each with a name)")
     out: list[ClusterSettings] = []
     seen: dict[str, int] = {}
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(entries):
         cluster = _cluster(entry, f"{name}[{index}]", base)
         if cluster.name in seen:
             raise _FieldError(
@@ -289,10 +300,15 @@ def _clusters(value: Any, name: str, base: Path | None) -> tuple[ClusterSettings
     return tuple(out)
 
 
-def _http_url(value: Any, name: str, base: Path | None) -> str:
+def _url(value: Any) -> str:
+    """``value`` stripped of white space, once it is known to be an http(s):// URL."""
     if not isinstance(value, str) or not value.strip().startswith(("https://", "http://")):
         raise ValueError(f"must be an http(s):// URL, got {value!r}")
-    return value.strip().rstrip("/")
+    return value.strip()
+
+
+def _http_url(value: Any, name: str, base: Path | None) -> str:
+    return _url(value).rstrip("/")
 
 
 def _text(value: Any, name: str, base: Path | None) -> str:
@@ -303,23 +319,13 @@ def _text(value: Any, name: str, base: Path | None) -> str:
 
 def _slack_url(value: Any, name: str, base: Path | None) -> str:
     # Passed unchanged to the WebClient: no trailing slash is added or removed.
-    if not isinstance(value, str) or not value.strip().startswith(("https://", "http://")):
-        raise ValueError(f"must be an http(s):// URL, got {value!r}")
-    return value.strip()
+    return _url(value)
 
 
 def _routes(value: Any, name: str, base: Path | None) -> tuple[Route, ...]:
-    if isinstance(value, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError("must be a list of {labels: {...}, channel: ...}")
+    entries = _yaml_list(value, "{labels: {...}, channel: ...}")
     routes = []
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(entries):
         where = f"{name}[{index}]"
         if not isinstance(entry, dict) or set(entry) - {"labels", "channel"}:
             raise _FieldError(where, "must be a mapping with `labels` and `channel`")
@@ -341,18 +347,10 @@ MAX_REASON: Final = 500
 
 
 def _mutes(value: Any, name: str, base: Path | None) -> tuple[ConfigMute, ...]:
-    if isinstance(value, str):
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError("must be a list of mutes (each with advisory, cluster, reason, expires)")
+    entries = _yaml_list(value, "mutes (each with advisory, cluster, reason, expires)")
     out: list[ConfigMute] = []
     seen: dict[str, int] = {}
-    for index, entry in enumerate(value):
+    for index, entry in enumerate(entries):
         mute = _mute(entry, f"{name}[{index}]")
         key = mute.key()
         if key in seen:
@@ -426,10 +424,7 @@ def _mute_days(value: Any, where: str) -> int:
 def _slack_ids(value: Any, name: str, base: Path | None) -> tuple[str, ...]:
     items = value
     if isinstance(value, str):
-        try:
-            items = yaml.safe_load(value) if value.strip().startswith("[") else None
-        except yaml.YAMLError as exc:
-            raise ValueError(f"is not valid YAML: {_yaml_problem(exc)}") from None
+        items = _load_yaml(value) if value.strip().startswith("[") else None
         if items is None:
             items = value.replace(",", " ").split()
     if items is None:
