@@ -40,8 +40,6 @@ import fnmatch
 import hashlib
 import json
 import re
-import socket
-import socketserver
 import threading
 import time
 import uuid
@@ -49,9 +47,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from tests.servers.loopback import LoopbackHTTPServer
 
 __all__ = ["FakeRepo", "GitHubAPIServer", "RecordedRequest"]
 
@@ -699,41 +699,13 @@ class _Answer(Exception):
         self.headers = dict(headers or {})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _HTTPServer(LoopbackHTTPServer):
     def __init__(self, api: GitHubAPIServer) -> None:
         self.api = api
-        self._conns: set[socket.socket] = set()
-        self._conns_cv = threading.Condition()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would do a reverse DNS lookup; not needed on 127.0.0.1.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        with self._conns_cv:
-            self._conns.add(request)
-        try:
-            self.RequestHandlerClass(request, client_address, self)
-        finally:
-            with self._conns_cv:
-                self._conns.discard(request)
-                self._conns_cv.notify_all()
+        super().__init__(_Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # a client that went away; answers to bugs are 500s recorded in handler_errors
-
-    def close_connections(self, timeout: float) -> None:
-        with self._conns_cv:
-            for conn in list(self._conns):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._conns_cv.wait_for(lambda: not self._conns, timeout=timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -784,14 +756,7 @@ class GitHubAPIServer:
         self.port: int = self._httpd.server_port
         #: Base URL of the API, e.g. ``http://127.0.0.1:41234``.
         self.url = f"http://127.0.0.1:{self.port}"
-        self._stopped = False
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"github-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._httpd.start(f"github-{self.port}")
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -803,13 +768,7 @@ class GitHubAPIServer:
 
     def stop(self) -> None:
         """Stop serving and close open connections."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.close_connections(timeout=10.0)
-        self._thread.join(timeout=10.0)
+        self._httpd.stop()
 
     # -- scenario -----------------------------------------------------------------------------
 

@@ -89,7 +89,6 @@ import json
 import re
 import shutil
 import socket
-import socketserver
 import ssl
 import subprocess
 import sys
@@ -100,13 +99,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from tests.servers.leases import GROUP as LEASE_GROUP
 from tests.servers.leases import LeaseStore
+from tests.servers.loopback import LoopbackHTTPServer
 
 __all__ = [
     "BUILTIN_RESOURCES",
@@ -1346,25 +1346,13 @@ _FLOW_SCHEMA_UID = str(uuid.uuid5(uuid.NAMESPACE_URL, "flowschema/service-accoun
 _PRIORITY_LEVEL_UID = str(uuid.uuid5(uuid.NAMESPACE_URL, "prioritylevel/workload-low"))
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that does TLS per connection (in the connection's thread) and can
-    close its open keep-alive connections when stopped."""
-
-    daemon_threads = True
+class _HTTPServer(LoopbackHTTPServer):
+    """The loopback server, doing TLS per connection (in the connection's thread)."""
 
     def __init__(self, api: KubeAPIServer, ssl_context: ssl.SSLContext | None) -> None:
         self.api = api
         self.ssl_context = ssl_context
-        self._conns: set[socket.socket] = set()
-        self._conns_cv = threading.Condition()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would do a reverse DNS lookup (getfqdn); not needed here.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+        super().__init__(_Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         conn: socket.socket = request
@@ -1379,30 +1367,12 @@ class _HTTPServer(ThreadingHTTPServer):
             except (OSError, ValueError):
                 return  # failed handshake (e.g. the client did not trust our CA)
             conn.settimeout(None)
-        with self._conns_cv:
-            self._conns.add(conn)
         try:
-            _Handler(conn, client_address, self)
+            with self.tracking(conn):
+                _Handler(conn, client_address, self)
         finally:
-            with self._conns_cv:
-                self._conns.discard(conn)
-                self._conns_cv.notify_all()
             if conn is not request:
                 conn.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, OSError | ValueError):
-            return  # the peer went away, or we closed the connection while stopping
-        super().handle_error(request, client_address)
-
-    def close_connections(self, timeout: float) -> None:
-        """Shut down every open connection and wait (up to ``timeout``) for their threads."""
-        with self._conns_cv:
-            for conn in list(self._conns):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._conns_cv.wait_for(lambda: not self._conns, timeout=timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -1545,13 +1515,7 @@ class KubeAPIServer:
         self.port: int = self._httpd.server_port
         #: Base URL, e.g. ``https://127.0.0.1:41234``.
         self.url = f"{'https' if tls else 'http'}://{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"kubeapi-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._httpd.start(f"kubeapi-{self.port}")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -1567,10 +1531,7 @@ class KubeAPIServer:
             return
         self._stopped = True
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.close_connections(timeout=10.0)
-        self._thread.join(timeout=10.0)
+        self._httpd.stop()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
 

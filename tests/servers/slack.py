@@ -34,9 +34,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers.loopback import LoopbackHTTPServer
 
 if TYPE_CHECKING:
     from tests.servers.slack_socket import SocketModeServer
@@ -214,8 +216,7 @@ def _block_problem(blocks: Any) -> str | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackHTTPServer):
     allow_reuse_address = True
 
     def __init__(
@@ -225,7 +226,7 @@ class _Server(ThreadingHTTPServer):
         app_token: str | None = None,
         socket_mode: SocketModeServer | None = None,
     ) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.state = state
         self.token = token
         self.app_token = app_token
@@ -400,7 +401,6 @@ class SlackServer:
         self.socket_mode = socket_mode
         self._state = _State(dict(channels or {"C0NET": "net"}))
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -412,19 +412,14 @@ class SlackServer:
     def start(self) -> SlackServer:
         """Listen on a free port of 127.0.0.1."""
         self._server = _Server(self._state, self.token, self.app_token, self.socket_mode)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server.start("slack")
         return self
 
     def stop(self) -> None:
-        """Stop and close the socket."""
+        """Stop, close the socket and the connections still open."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop(timeout=5)
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> SlackServer:
         return self.start()
