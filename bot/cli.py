@@ -27,7 +27,14 @@ from advisories.serialize import advisory_to_json, facts_to_json, result_to_json
 from bot import logs, terminal
 from bot.settings import SettingsError, load_settings
 
-__all__ = ["add_config_flag", "add_fact_flags", "add_state_flag", "build_parser", "main"]
+__all__ = [
+    "add_config_flag",
+    "add_fact_flags",
+    "add_settings_flags",
+    "add_state_flag",
+    "build_parser",
+    "main",
+]
 
 PROG = "netadvisor"
 
@@ -126,6 +133,12 @@ def add_state_flag(parser: argparse.ArgumentParser) -> None:
         "in the configuration, else state.db under $XDG_STATE_HOME/netadvisor; demo.db for the "
         "demo fleet)",
     )
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """``--config PATH`` and ``--state URL``, for the commands that read both."""
+    add_config_flag(parser)
+    add_state_flag(parser)
 
 
 def facts_from_args(args: argparse.Namespace) -> Facts:

@@ -25,9 +25,8 @@ from advisories.questions import parse_question
 from bot.cli import (
     PROG,
     UsageError,
-    add_config_flag,
     add_fact_flags,
-    add_state_flag,
+    add_settings_flags,
     facts_from_args,
 )
 from bot.settings import MAX_MUTE_DAYS, MAX_REASON, Settings, SettingsError, load_settings
@@ -66,7 +65,7 @@ def register(commands: Any) -> None:
     )
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flags(ask)
+    add_settings_flags(ask)
 
     plan = commands.add_parser(
         "plan",
@@ -85,7 +84,7 @@ def register(commands: Any) -> None:
     )
     plan.add_argument("--safe", action="store_true", help="also print safe target versions")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flags(plan)
+    add_settings_flags(plan)
 
     mute = commands.add_parser(
         "mute",
@@ -100,7 +99,7 @@ def register(commands: Any) -> None:
     mute.add_argument("days", type=_days, help=f"how many days the mute lasts (1-{MAX_MUTE_DAYS})")
     mute.add_argument("reason", nargs="+", help="why (required, kept with the mute)")
     mute.add_argument("--by", default="cli", metavar="NAME", help="who mutes (default: cli)")
-    _state_flags(mute)
+    add_settings_flags(mute)
     unmute = commands.add_parser(
         "unmute",
         help="lift a mute now (not one from the configuration file)",
@@ -108,7 +107,7 @@ def register(commands: Any) -> None:
         "configuration file's mutes: section cannot be lifted here: remove it from the file.",
     )
     unmute.add_argument("id", type=int, help="the mute's id (see: netadvisor mutes)")
-    _state_flags(unmute)
+    add_settings_flags(unmute)
     mutes = commands.add_parser(
         "mutes",
         help="list the active mutes (from people and from the configuration file)",
@@ -117,12 +116,7 @@ def register(commands: Any) -> None:
     )
     mutes.add_argument("--all", action="store_true", help="also expired and lifted mutes")
     mutes.add_argument("--json", action="store_true", help="print one JSON object")
-    _state_flags(mutes)
-
-
-def _state_flags(parser: argparse.ArgumentParser) -> None:
-    add_config_flag(parser)
-    add_state_flag(parser)
+    add_settings_flags(mutes)
 
 
 def _days(text: str) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.engine import Engine
-from bot.cli import PROG, UsageError, add_config_flag, add_state_flag
+from bot.cli import PROG, UsageError, add_settings_flags, add_state_flag
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.console import ConsoleNotifier, blocks_to_text
 from bot.slack.messages import digest_messages
@@ -293,8 +293,7 @@ def register(commands: Any) -> None:
         "clusters, mutes about to expire, upstream changes. Posted to Slack when configured, else "
         "printed. The configuration's mutes: are applied first (not with --dry-run).",
     )
-    add_config_flag(digest)
-    add_state_flag(digest)
+    add_settings_flags(digest)
     digest.add_argument("--json", action="store_true", help="print the digests as JSON")
     digest.add_argument(
         "--dry-run", action="store_true", help="print the digest; post and record nothing"
@@ -310,8 +309,7 @@ def register(commands: Any) -> None:
         "(or Socket Mode with SLACK_APP_TOKEN); /healthz, /readyz and /metrics on the same port. "
         "The configuration's mutes: are applied at start. SIGTERM stops it cleanly.",
     )
-    add_config_flag(serve)
-    add_state_flag(serve)
+    add_settings_flags(serve)
 
 
 def _settings(args: argparse.Namespace, err: TextIO) -> Settings | None:

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.models import Advisory
 from advisories.serialize import fixed_versions
-from bot.cli import PROG, UsageError, add_config_flag, add_state_flag
+from bot.cli import PROG, UsageError, add_settings_flags
 from bot.settings import Settings, SettingsError, load_settings
 from bot.state import state_database
 from jobs.store.store import Store, StoreError
@@ -79,7 +79,7 @@ def register(commands: Any) -> None:
         "(default: 60)",
     )
     sync_parser.add_argument("--json", action="store_true", help="print one JSON object")
-    _common(sync_parser)
+    add_settings_flags(sync_parser)
     show = sub.add_parser(
         "show",
         help="the references of one advisory (or all) with state, cherry-picks and fixed tags",
@@ -94,12 +94,7 @@ def register(commands: Any) -> None:
         help="also say where the fix is for a cluster running this component version",
     )
     show.add_argument("--json", action="store_true", help="print one JSON object")
-    _common(show)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    add_config_flag(parser)
-    add_state_flag(parser)
+    add_settings_flags(show)
 
 
 def _positive_int(text: str) -> int:
