@@ -27,8 +27,16 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import insert, select, update
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "UTCDateTime", "metadata"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "UTCDateTime",
+    "metadata",
+    "record_version",
+    "stored_version",
+]
 
 SCHEMA_VERSION: Final = 2
 """The version of the tables below (2: mutes from the configuration file)."""
@@ -208,6 +216,26 @@ MIGRATIONS: Final[Mapping[int, Migration]] = {2: _v2_config_mutes}
 
 Version 1 is the first schema; later versions add their upgrade here (``ALTER TABLE``...).
 """
+
+
+def stored_version(conn: Connection, meta_table: Table) -> int | None:
+    """The ``schema_version`` kept in ``meta_table`` (a key/value table); None where none is."""
+    found = conn.execute(
+        select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def record_version(conn: Connection, meta_table: Table, version: int, found: int | None) -> None:
+    """Keep ``version`` as the ``schema_version`` of ``meta_table``, which held ``found``."""
+    if found is None:
+        conn.execute(insert(meta_table).values(key="schema_version", value=str(version)))
+    elif found != version:
+        conn.execute(
+            update(meta_table)
+            .where(meta_table.c.key == "schema_version")
+            .values(value=str(version))
+        )
 
 
 def table_names() -> list[str]:

@@ -351,10 +351,8 @@ class Store:
                 # Two replicas starting at once must not both create the tables.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             schema.metadata.create_all(conn, checkfirst=True)
-            row = conn.execute(
-                select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
-            ).first()
-            found = int(row[0]) if row else 0
+            stored = schema.stored_version(conn, schema.meta)
+            found = stored or 0
             if found > version:
                 raise StoreError(
                     f"{self.display_url}: the state database has schema version {found}, newer "
@@ -364,24 +362,15 @@ class Store:
             # step by step (create_all has only added the tables it lacked).
             for target in range(found + 1, version + 1) if found else ():
                 steps[target](conn)
-            if row is None:
-                conn.execute(insert(schema.meta).values(key="schema_version", value=str(version)))
-            elif found != version:
-                conn.execute(
-                    update(schema.meta)
-                    .where(schema.meta.c.key == "schema_version")
-                    .values(value=str(version))
-                )
+            schema.record_version(conn, schema.meta, version, stored)
         return found
 
     def schema_version(self) -> int:
         """The schema version the database holds."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
-            ).first()
+            stored = schema.stored_version(conn, schema.meta)
             conn.rollback()
-        return int(row[0]) if row else 0
+        return stored or 0
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.store.schema import record_version, stored_version
 from jobs.upstream.errors import UpstreamError
 from jobs.upstream.models import Disagreement, News, ReferenceState, RefKey
 from jobs.upstream.port import StoredAnswer
@@ -158,18 +159,14 @@ def ensure_schema(engine: Engine) -> None:
     try:
         metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:
-            found = conn.execute(
-                select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if found is None:
-                conn.execute(insert(meta_table).values(key="schema_version",
-                                                       value=str(SCHEMA_VERSION)))  # fmt: skip
-            elif int(found) > SCHEMA_VERSION:
+            found = stored_version(conn, meta_table)
+            if found is not None and found > SCHEMA_VERSION:
                 raise StoreError(
                     f"the upstream tables have schema version {found}, newer than this "
                     f"netadvisor's {SCHEMA_VERSION}; upgrade netadvisor",
                     engine.url.render_as_string(hide_password=True),
                 )
+            record_version(conn, meta_table, SCHEMA_VERSION, found)
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot use the state database: {type(exc).__name__}",
