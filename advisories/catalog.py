@@ -97,10 +97,6 @@ class Catalog:
         """The advisory with this id (case-insensitive), or None."""
         return self.by_id.get(AdvisoryId(advisory_id.strip().upper()))
 
-    def for_component(self, component: str) -> tuple[Advisory, ...]:
-        """The advisories of one component."""
-        return tuple(a for a in self.advisories if a.component == component)
-
 
 def builtin_catalog_dir() -> Path:
     """The directory of the catalog shipped with netadvisor."""

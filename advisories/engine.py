@@ -29,7 +29,7 @@ from advisories.facts import (
     VersionDomain,
 )
 from advisories.models import Advisory, Case, Condition, DecidedBy, Severity, Verdict
-from advisories.versions import MAX_KEY, MIN_KEY, VersionKey, VersionSet
+from advisories.versions import MAX_KEY, MIN_KEY, VersionSet
 
 __all__ = ["ABSENT", "Engine", "Result", "Term", "evaluate"]
 
@@ -455,10 +455,3 @@ def _caveats(
         shipped = f" ({release.note})" if release else ""
         out.append(f"kernel inferred from {facts.os_name}{shipped}")
     return tuple(out)
-
-
-def known_version(domain: object) -> VersionKey | None:
-    """The single version of a domain that holds exactly one, else None."""
-    if isinstance(domain, VersionDomain | KernelDomain) and domain.versions.is_point():
-        return domain.versions.lowest()
-    return None

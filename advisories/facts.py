@@ -300,10 +300,6 @@ class VersionDomain:
     absent: bool = False
     """True when "not installed" is possible."""
 
-    def is_unknown(self) -> bool:
-        """True when nothing is known (every version, and absence where it applies)."""
-        return self.versions.is_everything()
-
 
 @dataclass(frozen=True, slots=True)
 class KernelDomain:
@@ -342,13 +338,6 @@ class Facts:
         if key in self.values:
             return self.values[key]
         return unknown_domain(key)
-
-    def with_values(self, **changes: Domain) -> Facts:
-        """A copy with some domains replaced (keys given with ``_`` for ``-``)."""
-        values = dict(self.values)
-        for key, value in changes.items():
-            values[key.replace("_", "-")] = value
-        return replace(self, values=values)
 
     def set(self, key: str, value: Domain, raw: str | None = None) -> Facts:
         """A copy with one domain replaced, and its evidence string if given."""

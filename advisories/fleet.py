@@ -8,7 +8,7 @@ evaluated once (:class:`NodeGroup`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -169,11 +169,3 @@ def match_cluster(engine: Engine, cluster: ClusterFacts) -> list[ClusterMatch]:
             )
         )
     return matches
-
-
-def summarise(matches: Sequence[ClusterMatch]) -> Mapping[Verdict, int]:
-    """Count of advisories per verdict."""
-    counts = dict.fromkeys(Verdict, 0)
-    for match in matches:
-        counts[match.verdict] += 1
-    return counts

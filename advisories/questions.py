@@ -801,10 +801,3 @@ def _components(
 def release_of(name: str) -> OsRelease | None:
     """The OS release with this display name (``Ubuntu 22.04``)."""
     return next((r for r in OS_RELEASES if r.name == name), None)
-
-
-def versions_of(domain: Domain) -> VersionSet | None:
-    """The version set of a version or kernel domain, else None."""
-    if isinstance(domain, VersionDomain | KernelDomain):
-        return domain.versions
-    return None

@@ -91,10 +91,6 @@ class VersionKey:
         """The smallest key greater than this version and smaller than the next release."""
         return VersionKey(self.release, _JUST_AFTER)
 
-    def series_start(self) -> VersionKey:
-        """The smallest key of this release, below all its pre-releases."""
-        return VersionKey(self.release, _LOWEST_PRE)
-
 
 MIN_KEY: Final = VersionKey((-1,) * _PARTS, _LOWEST_PRE)
 MAX_KEY: Final = VersionKey((1 << 30,) * _PARTS, _LOWEST_PRE)

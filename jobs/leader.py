@@ -26,12 +26,11 @@ See: https://github.com/kubernetes/client-go/blob/master/tools/leaderelection/le
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -349,16 +348,3 @@ def run_as_leader(
             return JobOutcome.LOCKED
         work()
     return JobOutcome.RAN
-
-
-@contextlib.contextmanager
-def elector_running(elector: LeaseElector | None) -> Iterator[Leadership]:
-    """Run ``elector`` for the duration of the block (None: :class:`SingleProcess`)."""
-    if elector is None:
-        yield SingleProcess()
-        return
-    elector.start()
-    try:
-        yield elector
-    finally:
-        elector.stop()

@@ -236,8 +236,3 @@ def record_version(conn: Connection, meta_table: Table, version: int, found: int
             .where(meta_table.c.key == "schema_version")
             .values(value=str(version))
         )
-
-
-def table_names() -> list[str]:
-    """Every table of the schema."""
-    return list(metadata.tables)
