@@ -187,28 +187,30 @@ class StoreCollector(Collector):
             "Clusters whose last read failed (unreachable, timed out, refused).",
             value=len(figures.unreachable),
         )
-        since = GaugeMetricFamily(
+        yield _per_cluster(
             "netadvisor_cluster_unreachable_since_timestamp_seconds",
             "Since when a cluster cannot be read (Unix time).",
-            labels=["cluster"],
+            figures.unreachable,
         )
-        for name, when in sorted(figures.unreachable.items()):
-            since.add_metric([name], when.timestamp())
-        yield since
-        last = GaugeMetricFamily(
+        yield _per_cluster(
             "netadvisor_cluster_last_successful_scan_timestamp_seconds",
             "When the cluster was last read successfully (Unix time).",
-            labels=["cluster"],
+            figures.last_success,
         )
-        for name, when in sorted(figures.last_success.items()):
-            last.add_metric([name], when.timestamp())
-        yield last
         if figures.last_success:
             yield GaugeMetricFamily(
                 "netadvisor_last_successful_scan_timestamp_seconds",
                 "When any cluster was last read successfully (Unix time).",
                 value=max(figures.last_success.values()).timestamp(),
             )
+
+
+def _per_cluster(name: str, help_text: str, moments: Mapping[str, datetime]) -> Metric:
+    """A gauge of one Unix time per cluster (label ``cluster``), in the order of the names."""
+    gauge = GaugeMetricFamily(name, help_text, labels=["cluster"])
+    for cluster, when in sorted(moments.items()):
+        gauge.add_metric([cluster], when.timestamp())
+    return gauge
 
 
 def store_figures(store: Store) -> StoreFigures:
