@@ -4,9 +4,7 @@ message told once, whatever fails in between. Every flow runs on SQLite and on P
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,25 +21,12 @@ from jobs.tracking import (
     describe_changes,
 )
 from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
-from tests.state_databases import BACKENDS, database_url
 from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 OLD_KERNEL = "5.4.0-150-generic"
 NEW_KERNEL = "5.15.0-91-generic"
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as value:
-        yield value
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    with Store.open(url) as opened:
-        yield opened
 
 
 @pytest.fixture
