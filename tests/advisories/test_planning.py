@@ -6,22 +6,14 @@ import pytest
 
 from advisories.catalog import load_catalog
 from advisories.engine import Engine
-from advisories.facts import Facts, parse_fact
+from advisories.facts import parse_fact
 from advisories.models import Verdict
 from advisories.planning import Change, apply_changes, safe_targets, what_if
 
+from .conftest import stated as facts
+
 CATALOG = load_catalog()
 ENGINE = Engine(CATALOG.advisories)
-
-
-def facts(**stated: str) -> Facts:
-    values = {}
-    raw = {}
-    for name, text in stated.items():
-        key, domain, _ = parse_fact(name.replace("_", "-"), text)
-        values[key] = domain
-        raw[key] = text
-    return Facts(values=values, raw=raw)
 
 
 def change(key: str, text: str) -> Change:

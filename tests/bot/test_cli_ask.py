@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from advisories.facts import Facts, parse_fact
 from advisories.fleet import ClusterFacts, ClusterStatus, Node
 from bot.cli import main
 from jobs.store.store import ClusterRecord, ClusterState, Store
+from tests.advisories.conftest import stated
 
 READ_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -23,16 +23,6 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _facts(**stated: str) -> Facts:
-    values = {}
-    raw = {}
-    for name, text in stated.items():
-        key, domain, _ = parse_fact(name.replace("_", "-"), text)
-        values[key] = domain
-        raw[key] = text
-    return Facts(values=values, raw=raw)
-
-
 def seed_store(path: Path) -> str:
     """A state database with one scanned cluster, prod-eu (Calico 3.26.1 VXLAN, kernel 5.4)."""
     url = f"sqlite:///{path}"
@@ -40,7 +30,7 @@ def seed_store(path: Path) -> str:
         name="prod-eu",
         uid="uid-prod-eu",
         status=ClusterStatus.OK,
-        facts=_facts(
+        facts=stated(
             kubernetes="v1.27.3",
             proxy_mode="iptables",
             calico="v3.26.1",
