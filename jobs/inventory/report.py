@@ -78,12 +78,8 @@ def _value(cluster: ClusterFacts, key: str) -> Any:
     return described
 
 
-def cluster_to_json(cluster: ClusterFacts) -> JSON:
-    """One cluster as ``inventory --json`` prints it."""
-    version = cluster.facts.values.get("kubernetes")
-    calico = _component(cluster, "calico")
-    calico["encapsulation"] = _value(cluster, "calico-encapsulation")
-    calico["iptables_backend"] = _value(cluster, "calico-iptables-backend")
+def _identity(cluster: ClusterFacts) -> JSON:
+    """The fields that open a cluster in every report: who it is and whether it was read."""
     return {
         "name": cluster.name,
         "uid": cluster.uid,
@@ -92,6 +88,17 @@ def cluster_to_json(cluster: ClusterFacts) -> JSON:
         "demo": cluster.demo,
         "aliases": list(cluster.aliases),
         "labels": dict(cluster.labels),
+    }
+
+
+def cluster_to_json(cluster: ClusterFacts) -> JSON:
+    """One cluster as ``inventory --json`` prints it."""
+    version = cluster.facts.values.get("kubernetes")
+    calico = _component(cluster, "calico")
+    calico["encapsulation"] = _value(cluster, "calico-encapsulation")
+    calico["iptables_backend"] = _value(cluster, "calico-iptables-backend")
+    return {
+        **_identity(cluster),
         "kubernetes_version": cluster.facts.raw.get("kubernetes")
         if isinstance(version, VersionDomain)
         else None,
@@ -154,13 +161,7 @@ def scan_to_json(scans: Sequence[ClusterScan], catalog_version: str, language: s
         cluster = scan.cluster
         clusters.append(
             {
-                "name": cluster.name,
-                "uid": cluster.uid,
-                "status": cluster.status.value,
-                "error": cluster.error,
-                "demo": cluster.demo,
-                "aliases": list(cluster.aliases),
-                "labels": dict(cluster.labels),
+                **_identity(cluster),
                 "summary": {v.value: scan.count(v) for v in Verdict},
                 "results": [_match_to_json(m, language) for m in scan.matches],
             }
