@@ -51,7 +51,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from tests.servers.loopback import LoopbackHTTPServer
+from tests.servers.loopback import LoopbackHTTPServer, Stoppable
 
 __all__ = ["FakeRepo", "GitHubAPIServer", "RecordedRequest"]
 
@@ -725,7 +725,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.api._handle(self)
 
 
-class GitHubAPIServer:
+class GitHubAPIServer(Stoppable):
     """The server (see the module docstring). Starts at construction on a free port.
 
     Args:
@@ -759,12 +759,6 @@ class GitHubAPIServer:
         self._httpd.start(f"github-{self.port}")
 
     # -- lifecycle ----------------------------------------------------------------------------
-
-    def __enter__(self) -> GitHubAPIServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop serving and close open connections."""

@@ -106,7 +106,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.servers.leases import GROUP as LEASE_GROUP
 from tests.servers.leases import LeaseStore
-from tests.servers.loopback import LoopbackHTTPServer
+from tests.servers.loopback import LoopbackHTTPServer, Stoppable
 
 __all__ = [
     "BUILTIN_RESOURCES",
@@ -1454,7 +1454,7 @@ def _make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     return ca_crt, crt, key
 
 
-class KubeAPIServer:
+class KubeAPIServer(Stoppable):
     """A fake kube-apiserver serving a scenario on 127.0.0.1 (see the module docstring).
 
     It starts at construction, in a background thread, on a free port; use it as a context
@@ -1518,12 +1518,6 @@ class KubeAPIServer:
         self._httpd.start(f"kubeapi-{self.port}")
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    def __enter__(self) -> KubeAPIServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop serving, close open connections (ending hanging requests) and clean up."""

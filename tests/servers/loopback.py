@@ -6,6 +6,7 @@ down the keep-alive connections still open, so that no handler thread outlives t
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import socket
 import socketserver
@@ -13,9 +14,23 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["LoopbackHTTPServer"]
+__all__ = ["LoopbackHTTPServer", "Stoppable"]
+
+
+class Stoppable(abc.ABC):
+    """A fake server used as a context manager: it is stopped when the block ends."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop serving and close what is open; a second call does nothing."""
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):

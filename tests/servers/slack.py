@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.servers.loopback import LoopbackHTTPServer
+from tests.servers.loopback import LoopbackHTTPServer, Stoppable
 
 if TYPE_CHECKING:
     from tests.servers.slack_socket import SocketModeServer
@@ -384,7 +384,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
-class SlackServer:
+class SlackServer(Stoppable):
     """The server; use as a context manager (``start`` / ``stop`` also work)."""
 
     def __init__(
@@ -423,9 +423,6 @@ class SlackServer:
 
     def __enter__(self) -> SlackServer:
         return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- scripting and inspection -------------------------------------------------------------
 

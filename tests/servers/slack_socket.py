@@ -38,6 +38,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from tests.servers.loopback import Stoppable
+
 __all__ = ["Ack", "SocketModeServer"]
 
 JSON = dict[str, Any]
@@ -68,7 +70,7 @@ class _State:
     lock: threading.Condition = field(default_factory=threading.Condition)
 
 
-class SocketModeServer:
+class SocketModeServer(Stoppable):
     """The Socket Mode endpoint; use as a context manager (``start`` / ``stop`` also work)."""
 
     def __init__(self, app_id: str = "A0APP") -> None:
@@ -108,9 +110,6 @@ class SocketModeServer:
 
     def __enter__(self) -> SocketModeServer:
         return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
