@@ -26,6 +26,7 @@ from advisories.facts import FEATURES, VersionDomain
 from advisories.fleet import ClusterFacts, ClusterStatus
 from advisories.models import Verdict
 from advisories.serialize import describe_domain
+from bot import settings as settings_module
 from bot.cli import PROG, UsageError
 from bot.cli_service import add_tracking_flags, open_tracking
 from bot.settings import ClusterSettings, Environment, Settings, SettingsError, load_settings
@@ -196,7 +197,8 @@ def fleet_from(args: argparse.Namespace, settings: Settings) -> Fleet:
         )
     if env.in_cluster:
         return Fleet(
-            (ClusterTarget("in-cluster", in_cluster_reader()),), "the in-cluster service account"
+            (ClusterTarget("in-cluster", in_cluster_reader(_service_account_dir())),),
+            "the in-cluster service account",
         )
     default = env.default_kubeconfig()
     if default is not None:
@@ -249,7 +251,7 @@ def _config_target(cluster: ClusterSettings, env: Environment, settings: Setting
     if cluster.dump is not None:
         reader: Any = DumpReader(cluster.dump)
     elif cluster.in_cluster:
-        reader = in_cluster_reader()
+        reader = in_cluster_reader(_service_account_dir())
     else:
         path = str(cluster.kubeconfig) if cluster.kubeconfig else env.default_kubeconfig()
         if path is None:
@@ -578,3 +580,8 @@ def render_scan(
     read = sum(1 for s in scans if s.cluster.status is ClusterStatus.OK)
     lines.append(f"{read} of {len(scans)} clusters read")
     return "\n".join(lines)
+
+
+def _service_account_dir() -> Path:
+    """The pod's mounted service account (the directory of its token)."""
+    return settings_module.SERVICE_ACCOUNT_TOKEN.parent

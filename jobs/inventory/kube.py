@@ -33,7 +33,8 @@ from typing import Any, Final
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException, load_incluster_config
+from kubernetes.config import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
 from jobs.inventory.mapping import follow_ups, slim_node, slim_service
@@ -97,12 +98,20 @@ def kubeconfig_reader(path: str, context: str | None) -> KubeReader:
     return KubeReader(connect, origin)
 
 
-def in_cluster_reader() -> KubeReader:
-    """A reader for the cluster netadvisor runs in, with its pod's service account."""
+def in_cluster_reader(service_account: Path) -> KubeReader:
+    """A reader for the cluster netadvisor runs in, with its pod's service account.
+
+    ``service_account`` is the mounted directory with ``token`` and ``ca.crt`` (in a pod,
+    ``/var/run/secrets/kubernetes.io/serviceaccount``); the composition root chooses it.
+    """
 
     def connect() -> Any:
         configuration = _configuration()
-        load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
+            token_filename=str(service_account / "token"),
+            cert_filename=str(service_account / "ca.crt"),
+        )
+        loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
         return ApiClient(configuration)
 
     return KubeReader(connect, "in-cluster service account")
