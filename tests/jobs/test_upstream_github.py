@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from jobs.upstream.models import RepoName, Tag
 from jobs.upstream.state import SCHEMA_VERSION, StoreError, UpstreamStore, ensure_schema
 from tests.jobs.upstream_support import TOKEN, FakeClock
 from tests.servers.github import GitHubAPIServer
+from tests.servers.loopback import LoopbackHTTPServer
 
 K8S = RepoName("kubernetes/kubernetes")
 
@@ -222,17 +225,40 @@ def test_offline_answers_come_from_the_store_or_not_at_all(
     assert len(list(server.iter_requests())) == 1
 
 
-def _mock(handler: Any) -> httpx.Client:
-    return httpx.Client(base_url="https://api.example.test", transport=httpx.MockTransport(handler))
+@contextlib.contextmanager
+def _answering(body: bytes, headers: dict[str, str] | None = None) -> Iterator[str]:
+    """A server on 127.0.0.1 that gives every GET one fixed 200 answer; yields its URL."""
+    extra = headers or {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = LoopbackHTTPServer(Handler)
+    server.start("fixed-answer")
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.stop()
 
 
 def test_an_answer_of_the_wrong_shape_is_a_bad_answer(
     store: UpstreamStore, clock: FakeClock
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"number": "one"})
-
-    with _mock(handler) as client, pytest.raises(UpstreamBadAnswer) as caught:
+    with (
+        _answering(json.dumps({"number": "one"}).encode()) as url,
+        build_client(url, TOKEN) as client,
+        pytest.raises(UpstreamBadAnswer) as caught,
+    ):
         source(client, store, clock).pull(K8S, 1)
     assert "number" in str(caught.value)
 
@@ -240,12 +266,13 @@ def test_an_answer_of_the_wrong_shape_is_a_bad_answer(
 def test_a_pagination_link_to_another_host_is_not_followed(
     store: UpstreamStore, clock: FakeClock
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        link = '<https://evil.example/tags?page=2>; rel="next"'
-        body = json.dumps([{"name": "v1.0.0", "commit": {"sha": "a" * 40}}])
-        return httpx.Response(200, content=body, headers={"Link": link})
-
-    with _mock(handler) as client, pytest.raises(UpstreamBadAnswer):
+    body = json.dumps([{"name": "v1.0.0", "commit": {"sha": "a" * 40}}]).encode()
+    link = '<https://evil.example/tags?page=2>; rel="next"'
+    with (
+        _answering(body, {"Link": link}) as url,
+        build_client(url, TOKEN) as client,
+        pytest.raises(UpstreamBadAnswer),
+    ):
         source(client, store, clock).tags(K8S)
 
 
