@@ -420,17 +420,9 @@ def _describe_cells(key: str, cells: Sequence[CellValue]) -> tuple[str, object]:
     if enum_values:
         words.insert(0, f"{key} is {' or '.join(enum_values)}")
     if versions:
-        words.insert(0, _describe_versions(key, versions))
+        words.insert(0, versions.describe(key))
         plain.insert(0, versions)
     return " or ".join(words), (plain[0] if len(plain) == 1 else tuple(plain))
-
-
-def _describe_versions(key: str, versions: VersionSet) -> str:
-    # Present the bounds people think in: a cell [1.22.0, +inf) reads ">= 1.22.0".
-    lo, hi = versions.intervals[0][0], versions.intervals[-1][1]
-    if len(versions.intervals) == 1 and lo == MIN_KEY and hi == MAX_KEY:
-        return f"any {key}"
-    return versions.describe(key)
 
 
 def _caveats(

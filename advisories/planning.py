@@ -241,14 +241,16 @@ def _current(groups: Sequence[Facts], key: str) -> tuple[VersionKey | None, str 
     lowest: VersionKey | None = None
     words: list[str] = []
     for facts in groups:
-        domain = facts.resolved().domain(key)
-        if isinstance(domain, VersionDomain | KernelDomain) and domain.versions:
-            if domain.versions.is_everything():
-                continue
-            low = domain.versions.lowest()
-            if low is not None and (lowest is None or low < lowest):
-                lowest = low
-            words.append(facts.resolved().raw.get(key) or domain.versions.describe())
+        resolved = facts.resolved()
+        domain = resolved.domain(key)
+        if not isinstance(domain, VersionDomain | KernelDomain) or not domain.versions:
+            continue
+        if domain.versions.is_everything():
+            continue
+        low = domain.versions.lowest()
+        if low is not None and (lowest is None or low < lowest):
+            lowest = low
+        words.append(resolved.raw.get(key) or domain.versions.describe())
     return lowest, (", ".join(dict.fromkeys(words)) or None)
 
 
