@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from advisories.derive import OS_RELEASES, kernels_of_os
+from advisories.derive import OS_RELEASES, kernels_of_os, parse_os
 from advisories.engine import Engine, Result
-from advisories.facts import Domain, Facts, KernelDomain, VersionDomain
+from advisories.facts import Domain, FactError, Facts, KernelDomain, VersionDomain, parse_fact
 from advisories.models import Advisory, Verdict
 from advisories.versions import (
     MAX_KEY,
@@ -41,6 +41,7 @@ __all__ = [
     "Target",
     "UpstreamFix",
     "apply_changes",
+    "parse_change",
     "safe_targets",
     "what_if",
     "worst_results",
@@ -432,3 +433,20 @@ def _oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
         if lows and lows[0] >= kernel:
             out.append(release.name)
     return tuple(out)
+
+
+def parse_change(text: str) -> Change:
+    """``KEY=VALUE`` as people write a change (``calico=3.28.2``, ``k8s=1.30``,
+    ``os=Ubuntu 22.04``). Raises :class:`advisories.facts.FactError` naming the key (or the
+    whole text when it is not ``KEY=VALUE``) and, for an OS, the known releases."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise FactError(text, "not KEY=VALUE")
+    if key.strip().lower() in ("os", "os-image", "distro"):
+        release = parse_os(value)
+        if release is None:
+            known = ", ".join(r.name for r in OS_RELEASES)
+            raise FactError("os", f"unknown OS release {value!r} (known: {known})")
+        return Change("os", frozenset(), release.name)
+    canonical, domain, _ = parse_fact(key, value)
+    return Change(canonical, domain, value.strip())

@@ -24,8 +24,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from advisories.catalog import load_catalog
-from bot.listeners import BotContext, register
-from bot.server import HttpServer, create_app, wsgi_app
+from bot.http import HttpServer
+from bot.slack.app import create_app, wsgi_app
+from bot.slack.listeners import BotContext, register
 
 SECRET = "benchmark-signing-secret"
 QUESTIONS = (

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from advisories.facts import FACTS, FEATURES, FactError, FactKind, canonical_key, parse_fact
-from jobs.mutes import ConfigMute
+from jobs.mutes import MAX_MUTE_DAYS, MAX_REASON, ConfigMute
 from jobs.notify import Route
 
 __all__ = [
@@ -340,10 +340,6 @@ def _routes(value: Any, name: str, base: Path | None) -> tuple[Route, ...]:
 
 
 _MUTE_KEYS: Final = ("advisory", "cluster", "reason", "expires", "days")
-MAX_MUTE_DAYS: Final = 365
-"""The longest mute, in days (``mute``, ``/netadvisor mute`` and ``days:`` alike)."""
-MAX_REASON: Final = 500
-"""The longest reason kept with a mute, in characters."""
 
 
 def _mutes(value: Any, name: str, base: Path | None) -> tuple[ConfigMute, ...]:

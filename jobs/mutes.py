@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-__all__ = ["CONFIG_SOURCE", "ConfigMute"]
+__all__ = ["CONFIG_SOURCE", "MAX_MUTE_DAYS", "MAX_REASON", "ConfigMute"]
 
 CONFIG_SOURCE: Final = "config"
 """The ``source`` of a mute that comes from the configuration file (people's mutes: None)."""
@@ -58,3 +58,9 @@ class ConfigMute:
             return self.expires_at
         assert self.days is not None  # the settings require one of them
         return applied_at + timedelta(days=self.days)
+
+
+MAX_MUTE_DAYS: Final = 365
+"""The longest a mute may last, from a person or from the configuration file."""
+MAX_REASON: Final = 500
+"""Characters of a mute's reason that are kept."""

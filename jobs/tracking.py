@@ -789,11 +789,14 @@ class Tracker:
         now: datetime,
         clock: Callable[[], datetime] | None = None,
         news: Callable[[datetime], Sequence[UpstreamNote]] | None = None,
+        *,
+        printed: bool = True,
     ) -> tuple[list[Digest], DeliveryReport]:
         """Build every channel's digest now; post it (queued, then delivered) or print it.
 
         Without a chat service there is one digest of every cluster, printed. A routed channel
-        that no cluster goes to gets none; the default channel always gets one.
+        that no cluster goes to gets none; the default channel always gets one. A dry run
+        prints what would be posted (unless ``printed`` is False) and records nothing.
         """
         assert self.store is not None
         posting = self.notifier.posts
@@ -808,9 +811,11 @@ class Tracker:
             sent.append(digest)
             if posting and not self.dry_run:
                 self.queue_digest(digest, digest.channel, now)
-            elif not self.dry_run:
+                continue
+            if printed:
                 for step in self.console.plan(digest, "", digest.channel, None):
                     self.console.perform(step, None)
+            if not self.dry_run:
                 self.store.run(lambda tx, d=digest: tx.set_last_digest(d.channel, now))
         report = DeliveryReport()
         if posting and not self.dry_run:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from bot.listeners.commands import SUBCOMMANDS
+from bot.slack.listeners.commands import SUBCOMMANDS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COLUMNS = 100

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_SECTION",
     "Block",
     "SlackMessage",
+    "blocks_to_text",
     "context",
     "divider",
     "escape",
@@ -144,3 +145,27 @@ def pages(blocks: Iterable[Block], limit: int = MAX_BLOCKS) -> list[list[Block]]
         out.append([*items[:cut], *context("_(continued in the thread)_")])
         items = items[cut:]
     return out
+
+
+def _element_text(element: Any) -> str:
+    if isinstance(element, dict):
+        return str(element.get("text", ""))
+    return ""
+
+
+def blocks_to_text(blocks: Iterable[Block]) -> str:
+    """Block Kit as plain text: headers underlined, sections as they are, context in brackets."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = _element_text(block.get("text"))
+            lines += [title, "=" * min(len(title), 72)]
+        elif kind == "section":
+            lines.append(_element_text(block.get("text")))
+        elif kind == "context":
+            lines.append("  ".join(_element_text(e) for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("")
+    text = "\n".join(lines)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -11,13 +11,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from bot.slack.blocks import Block, SlackMessage, context, divider, escape, header, pages, section
+from bot.slack.blocks import (
+    Block,
+    SlackMessage,
+    blocks_to_text,
+    context,
+    divider,
+    escape,
+    header,
+    pages,
+    section,
+)
 from jobs.digest import Digest, DigestMatch
 from jobs.notify import MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
     "INLINE_NODES",
     "digest_messages",
+    "digest_text",
     "match_message",
     "news_message",
     "node_list_messages",
@@ -281,3 +292,8 @@ def news_message(notice: NewsNotice) -> list[SlackMessage]:
         SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
         for i, page in enumerate(pages(blocks))
     ]
+
+
+def digest_text(digests: Sequence[Digest]) -> str:
+    """Digests as mrkdwn text (the bot's ``/netadvisor digest`` answer)."""
+    return "\n\n".join(blocks_to_text(m.blocks) for d in digests for m in digest_messages(d))

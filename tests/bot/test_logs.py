@@ -11,6 +11,7 @@ import pytest
 
 from bot import cli, logs
 from bot.cli import build_parser
+from bot.settings import load_settings
 from jobs.logctx import about
 
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
@@ -124,7 +125,7 @@ def _cli_logging(argv: list[str], err: io.StringIO) -> list[str]:
     args = build_parser().parse_args(argv)
     root = logging.getLogger()
     before = list(root.handlers)
-    with cli._logging(args, err):
+    with cli._logging(args, load_settings(None), err):
         logging.getLogger("jobs.test").info("info line")
         logging.getLogger("jobs.test").warning("warning line")
     assert root.handlers == before  # the command line leaves logging as it found it

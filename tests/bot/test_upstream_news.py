@@ -10,9 +10,7 @@ directory adds an advisory whose range is still open.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.settings import load_settings
 from jobs.inventory.dumps import demo_bundles
 from jobs.schedule import Scheduler, earlier
 from tests.jobs.upstream_support import TOKEN, build_kubernetes
+from tests.runner import run
 from tests.servers.github import FakeRepo, GitHubAPIServer
 from tests.servers.slack import SlackServer
 
@@ -57,9 +55,7 @@ class Setup:
     catalog: Path
 
     def run(self, *argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(["--catalog-dir", str(self.catalog), *argv], out, err)
-        return code, out.getvalue(), err.getvalue()
+        return run("--catalog-dir", str(self.catalog), *argv)
 
     def news_posts(self, channel: str) -> list[str]:
         return [m["text"] for m in self.slack.top_level(channel) if m["text"].startswith("Upstr")]
@@ -67,14 +63,7 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    for name in list(os.environ):
-        if name.startswith(("NETADVISOR_", "SLACK_", "KUBE", "GITHUB_")) and name != (
-            "NETADVISOR_TEST_DATABASE_URL"
-        ):
-            monkeypatch.delenv(name)
-    (tmp_path / "home").mkdir()
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # The environment is a fresh machine's (tests/conftest.py); this adds the configuration.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     bundles = {p.stem: p for p in demo_bundles()}
     config = tmp_path / "config.yaml"
@@ -169,7 +158,7 @@ def test_plan_safe_takes_upstreams_fix_where_the_catalog_range_is_open(setup: Se
 def test_serve_syncs_upstream_half_an_hour_before_the_daily_digest(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.cli_service import UPSTREAM_LEAD, schedule_jobs
+    from bot.service import UPSTREAM_LEAD, schedule_jobs
 
     monkeypatch.setenv("NETADVISOR_DIGEST_TIME", "00:10")
     monkeypatch.setenv("NETADVISOR_TIMEZONE", "Asia/Shanghai")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
-from bot.slack.console import ConsoleNotifier
 from bot.slack.messages import digest_messages
+from bot.terminal.notifier import TerminalNotifier
 from jobs.digest import TERMINAL, Digest, collect
 from jobs.mutes import ConfigMute
 from jobs.notify import Route, Routing
@@ -263,7 +263,7 @@ def test_the_printed_digest_matches_its_golden_file() -> None:
         ),
     )
     stream = io.StringIO()
-    console = ConsoleNotifier(stream)
+    console = TerminalNotifier(stream)
     for step in console.plan(digest, "", "#net", None):
         console.perform(step, None)
     actual = stream.getvalue()

@@ -18,8 +18,8 @@ import pytest
 
 from advisories.engine import Engine
 from advisories.fleet import ClusterFacts, match_cluster
-from bot.slack.console import ConsoleNotifier
 from bot.slack.notifier import SlackNotifier, make_client
+from bot.terminal.notifier import TerminalNotifier
 from jobs.digest import collect
 from jobs.news import announce, intent_id
 from jobs.notify import NewsNotice, Route, Routing, notice_from_json
@@ -91,7 +91,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         SlackServer(channels={"C0NET": "net", "C0PROD": "net-prod"}) as slack,
     ):
         notifier = SlackNotifier(make_client(slack.token, slack.url))
-        tracker = Tracker(store, notifier, ConsoleNotifier(io.StringIO()), ROUTING)
+        tracker = Tracker(store, notifier, TerminalNotifier(io.StringIO()), ROUTING)
         clusters = fleet()
         with store.transaction() as tx:
             tx.add_mute(NOW - timedelta(days=1), "known, upgrade planned", "ops",
@@ -170,7 +170,7 @@ def test_the_news_is_in_the_digest_of_the_channels_it_concerns(world: World) -> 
 
 def test_without_slack_the_news_is_printed_with_every_concerned_cluster(world: World) -> None:
     stream = io.StringIO()
-    console = ConsoleNotifier(stream)
+    console = TerminalNotifier(stream)
     terminal = Tracker(world.store, console, console, Routing())
     posts = len(world.slack.requests("chat.postMessage"))
     report = announce(terminal, world.news, NOW + timedelta(hours=1))

@@ -1,0 +1,55 @@
+"""``netadvisor ask``: a plain-language question answered from the catalog (and the last scan
+for questions that name a cluster), the same answer ``/netadvisor ask`` gives."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from advisories.answers import answer
+from advisories.catalog import CatalogError
+from advisories.questions import parse_question
+from bot.cli.flags import PROG, add_settings_flags
+from bot.terminal import json as documents
+from bot.wiring import Wiring
+from jobs.scan import last_scan
+from jobs.store import StoreError
+
+__all__ = ["register", "run"]
+
+
+def register(commands: Any) -> None:
+    """Add ``ask``."""
+    ask = commands.add_parser(
+        "ask",
+        help="answer a question in plain language (English or Chinese)",
+        description='Answer a question such as "is kernel 5.4 safe for IPVS?" from the catalog '
+        "(and the last scan for questions that name a cluster).",
+    )
+    ask.set_defaults(run=run)
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    add_settings_flags(ask)
+
+
+def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
+    """``netadvisor ask "QUESTION" [--json]``."""
+    try:
+        catalog = w.catalog
+    except CatalogError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
+    try:
+        clusters = last_scan(w.existing_store(w.database()))
+    except StoreError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
+    question = parse_question(
+        args.question, clusters=tuple(clusters), advisory_ids=[a.id for a in catalog.advisories]
+    )
+    ans = answer(question, catalog, engine=w.engine, clusters=clusters)
+    if args.json:
+        documents.dump(ans.to_json(), out)
+    else:
+        print(ans.text(), file=out)
+    return 0

@@ -1,0 +1,63 @@
+"""``netadvisor check``: verdicts of every advisory for the facts a person states."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from advisories.catalog import CatalogError
+from advisories.derive import resolve
+from advisories.engine import Result
+from advisories.models import Verdict
+from bot.cli.flags import PROG, add_fact_flags, described_components, facts_from_args
+from bot.terminal import catalog as text
+from bot.terminal import json as documents
+from bot.wiring import Wiring
+
+__all__ = ["register", "run"]
+
+
+def register(commands: Any) -> None:
+    """Add ``check``."""
+    check = commands.add_parser(
+        "check",
+        help="verdicts of every advisory for a setup you describe (no cluster needed)",
+        description="Verdicts of every advisory for the facts you state; facts you do not "
+        "state are unknown, and verdicts that depend on them say so.",
+    )
+    check.set_defaults(run=run)
+    add_fact_flags(check)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument(
+        "--fail-on",
+        choices=("affected", "unknown"),
+        help="exit 1 when a verdict of the checked components reaches this level",
+    )
+    check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of texts")
+
+
+def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
+    """Verdicts for stated facts."""
+    try:
+        catalog = w.catalog
+    except CatalogError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
+    facts = facts_from_args(args)
+    resolved = resolve(facts)
+    results = w.engine.evaluate(resolved, resolve=False)
+    components = described_components(facts)
+    if args.json:
+        documents.dump(documents.check(catalog, resolved, components, results, args.lang), out)
+    else:
+        print(text.render_check(results, components, catalog.version, args.lang), file=out)
+    return _fail_level(results, components, args.fail_on)
+
+
+def _fail_level(results: Sequence[Result], components: Sequence[str], level: str | None) -> int:
+    if level is None:
+        return 0
+    threshold = Verdict(level).rank
+    in_scope = [r for r in results if r.advisory.component in components]
+    return 1 if any(r.verdict.rank >= threshold for r in in_scope) else 0

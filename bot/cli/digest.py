@@ -1,0 +1,71 @@
+"""``netadvisor digest``: every channel's digest now, posted (or printed); the same use case
+``serve`` runs daily (:meth:`jobs.tracking.Tracker.send_digests`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from advisories.catalog import CatalogError
+from bot.cli.flags import PROG, add_settings_flags, config_mutes
+from bot.terminal import json as documents
+from bot.wiring import Wiring, digest_news
+from jobs.store import StoreError
+
+__all__ = ["register", "run"]
+
+
+def register(commands: Any) -> None:
+    """Add ``digest``."""
+    digest = commands.add_parser(
+        "digest",
+        help="post (or print) each channel's digest now",
+        description="Build every channel's digest now: new since the last digest, resolved, "
+        "open by severity and cluster, unknowns with what they depend on, unreadable "
+        "clusters, mutes about to expire, upstream changes. Posted to Slack when configured, else "
+        "printed. The configuration's mutes: are applied first (not with --dry-run).",
+    )
+    digest.set_defaults(run=run)
+    add_settings_flags(digest)
+    digest.add_argument("--json", action="store_true", help="print the digests as JSON")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print the digest; post and record nothing"
+    )
+    digest.add_argument(
+        "--demo", action="store_true", help="the digest of the demo fleet's state file"
+    )
+
+
+def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
+    """``netadvisor digest``."""
+    database = w.database(fleet_demo=True if args.demo else None)
+    if not database.exists():
+        print(f"{PROG}: no state yet at {database.path}: run `{PROG} scan` first", file=err)
+        return 1
+    try:
+        w.catalog  # noqa: B018 (the configuration's mutes are checked against it)
+        store = w.store(database)
+    except CatalogError as exc:
+        print(f"{PROG}: {exc}", file=err)
+        return 1
+    except StoreError as exc:
+        print(f"{PROG}: state database: {exc}", file=err)
+        return 1
+    print(f"{PROG}: state: {store.display_url}", file=err)
+    if not args.dry_run and not config_mutes(w, store, err):
+        return 2
+    messages = w.messaging(err if args.json else out, demo=database.demo)
+    if messages.warning:
+        print(messages.warning, file=err)
+    tracker = w.tracker(store, messages, dry_run=args.dry_run)
+    digests, report = tracker.send_digests(
+        w.now(), clock=w.now, news=digest_news(store), printed=not (args.json and args.dry_run)
+    )
+    if args.json:
+        documents.dump({"digests": [d.to_json() for d in digests]}, out)
+    for error in report.errors:
+        print(f"{PROG}: not delivered (kept, retried later): {error}", file=err)
+    if messages.notifier.posts and not args.dry_run and not report.errors:
+        channels = ", ".join(d.channel for d in digests)
+        print(f"{PROG}: digest posted to {channels}", file=err)
+    return 1 if report.errors else 0

@@ -1,0 +1,96 @@
+"""The Slack app: a Bolt ``App`` on a Web API client built here, and its WSGI endpoint.
+
+:func:`create_app` builds the app, :func:`wsgi_app` exposes ``/slack/events`` through Bolt's WSGI
+adapter; :mod:`bot.http` serves it on the operations port beside ``/healthz``, ``/readyz`` and
+``/metrics``. In Socket Mode (:func:`socket_mode`) the port carries only the operations paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from jobs.notify import NotifyError
+
+__all__ = ["SocketMode", "create_app", "socket_mode", "wsgi_app"]
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def create_app(
+    *,
+    token: str,
+    signing_secret: str | None,
+    api_url: str = "https://slack.com/api/",
+    token_verification: bool = True,
+) -> App:
+    """A Bolt app whose Web API client uses ``api_url`` (tests point it at 127.0.0.1).
+
+    With a signing secret, every request's signature and timestamp are verified (Bolt rejects a
+    bad signature or a timestamp older than five minutes with 401).
+    """
+    client = WebClient(token=token, base_url=api_url)
+    return App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        token_verification_enabled=token_verification,
+    )
+
+
+def wsgi_app(app: App | None, healthy: Callable[[], bool] = lambda: True) -> WsgiApp:
+    """``/healthz`` (200 ``ok`` or 503) and, when ``app`` is given, ``/slack/events``."""
+    slack = SlackRequestHandler(app) if app is not None else None
+
+    def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            ok = healthy()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])  # fmt: skip
+            return [b"ok\n" if ok else b"unhealthy\n"]
+        if slack is not None and path == "/slack/events":
+            return slack(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found\n"]
+
+    return handle
+
+
+class SocketMode:
+    """The app's Socket Mode connection (an app-level token instead of a public endpoint)."""
+
+    def __init__(self, handler: SocketModeHandler) -> None:
+        self._handler = handler
+
+    def connect(self) -> None:
+        """``apps.connections.open``, then the WebSocket. A refused token raises
+        :class:`NotifyError`; a WebSocket that cannot be opened now is retried by the handler
+        (and the service is not ready meanwhile)."""
+        try:
+            self._handler.connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            error = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+            raise NotifyError(f"Socket Mode: apps.connections.open: {error}") from None
+        except (SlackClientError, OSError) as exc:
+            raise NotifyError(f"Socket Mode: {type(exc).__name__}") from None
+
+    def is_connected(self) -> bool:
+        """Whether the WebSocket is up (the readiness check)."""
+        socket = self._handler.client
+        return bool(socket.is_connected())
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._handler.close()  # type: ignore[no-untyped-call]
+
+
+def socket_mode(app: App, app_token: str) -> SocketMode:
+    """Socket Mode for ``app`` with the app-level token ``app_token`` (not connected yet)."""
+    return SocketMode(SocketModeHandler(app, app_token))

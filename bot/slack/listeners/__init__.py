@@ -1,0 +1,21 @@
+"""Bolt listeners of the netadvisor Slack app, one module per kind (``commands``, ``events``).
+
+``register(app, context)`` wires them to an ``App``; :class:`BotContext` carries what they need
+(catalog, engine, the last scan's facts, the state store for mutes), built by the composition
+root (``netadvisor serve``) or by tests.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.listeners import commands, events
+from bot.slack.listeners.context import BotContext, ReplyError
+
+__all__ = ["BotContext", "ReplyError", "register"]
+
+
+def register(app: App, context: BotContext) -> None:
+    """Register the ``/netadvisor`` command and the mention / direct-message listeners."""
+    commands.register(app, context)
+    events.register(app, context)

@@ -1,0 +1,164 @@
+"""``netadvisor ask``, ``plan`` and the mute commands, run as the command line runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from advisories.fleet import ClusterFacts, ClusterStatus, Node
+from jobs.store.store import ClusterRecord, ClusterState, Store
+from tests.advisories.conftest import stated
+from tests.runner import run
+
+READ_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def seed_store(path: Path) -> str:
+    """A state database with one scanned cluster, prod-eu (Calico 3.26.1 VXLAN, kernel 5.4)."""
+    url = f"sqlite:///{path}"
+    cluster = ClusterFacts(
+        name="prod-eu",
+        uid="uid-prod-eu",
+        status=ClusterStatus.OK,
+        facts=stated(
+            kubernetes="v1.27.3",
+            proxy_mode="iptables",
+            calico="v3.26.1",
+            calico_encapsulation="vxlan",
+            spiderpool="none",
+        ),
+        nodes=(
+            Node("node-1", "5.4.0-150-generic", "Ubuntu 20.04.6 LTS"),
+            Node("node-2", "5.4.0-150-generic", "Ubuntu 20.04.6 LTS"),
+        ),
+    )
+    with Store.open(url) as store, store.transaction() as tx:
+        run_id = tx.begin_run(READ_AT, "test", "test")
+        tx.save_cluster(
+            ClusterRecord(
+                "uid-prod-eu", "prod-eu", {}, False, ClusterState.ACTIVE, READ_AT, READ_AT, READ_AT
+            )
+        )
+        tx.record_scan(run_id, READ_AT, cluster, "uid-prod-eu")
+        tx.finish_run(run_id, READ_AT, 1, 1)
+    return url
+
+
+def test_ask_prints_the_verdict_first() -> None:
+    code, out, _ = run("ask", "is kernel 5.4 safe for IPVS?", "--state", "sqlite:////nonexistent")
+    assert code == 0
+    assert out.startswith("Not safe: KP-IPVS-CONN-REUSE holds.")
+
+
+def test_ask_json_has_verdict_understood_advisories_and_text() -> None:
+    code, out, _ = run("ask", "内核 5.4 用 IPVS 安全吗？", "--json", "--state", "sqlite:////none")
+    data = json.loads(out)
+    assert code == 0
+    assert data["verdict"] == "not_safe"
+    assert data["understood"] == {"kernel": "5.4", "proxy-mode": "ipvs"}
+    assert "KP-IPVS-CONN-REUSE" in data["advisories"]
+    assert data["text"].startswith("不安全")
+
+
+def test_ask_not_understood_exits_zero_with_examples() -> None:
+    code, out, _ = run("ask", "what's for lunch?", "--json", "--state", "sqlite:////none")
+    data = json.loads(out)
+    assert (code, data["verdict"], len(data["examples"])) == (0, "not_understood", 3)
+
+
+def test_ask_about_a_scanned_cluster_uses_the_last_scan(tmp_path: Path) -> None:
+    url = seed_store(tmp_path / "state.db")
+    code, out, _ = run("ask", "can prod-eu move to Calico 3.28?", "--json", "--state", url)
+    data = json.loads(out)
+    assert code == 0
+    assert data["clusters"] == ["prod-eu"]
+    assert data["cluster"]["read_at"] == READ_AT.isoformat()
+    assert data["changes"] == [{"key": "calico", "value": "3.28"}]
+    # Kernel 5.4 from the nodes: VXLAN throughput stays reduced on every Calico release.
+    assert data["verdict"] == "not_safe"
+    assert "CALICO-VXLAN-OFFLOAD" in data["advisories"]
+    assert "plan" in data
+
+
+def test_plan_with_stated_facts_prints_the_four_lists() -> None:
+    code, out, _ = run(
+        "plan", "--kube-proxy", "1.27.3", "--proxy-mode", "iptables",
+        "--set", "kube-proxy=1.30", "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    for key in ("resolved", "remaining", "introduced", "changed"):
+        assert isinstance(data[key], list)
+    resolved = {e["id"]: e for e in data["resolved"]}
+    entry = resolved["KP-ENDPOINT-UPDATE-DELAY"]
+    assert entry["before"]["verdict"] == "affected"
+    assert entry["after"]["verdict"] == "not_affected"
+
+
+def test_plan_safe_gives_targets_with_version_and_line() -> None:
+    code, out, _ = run("plan", "--calico", "3.23.3", "--safe", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["targets"]["calico"]["version"] == "3.24.6"
+    assert data["targets"]["calico"]["line"] == "3.24"
+    assert data["targets"]["calico"]["current_line_fixed"] is False
+
+
+def test_plan_for_a_cluster_reads_the_last_scan(tmp_path: Path) -> None:
+    url = seed_store(tmp_path / "state.db")
+    code, out, _ = run("plan", "--cluster", "prod-eu", "--set", "k8s=1.30", "--safe",
+                       "--json", "--state", url)  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    assert data["read_at"] == READ_AT.isoformat()
+    assert "KP-ENDPOINT-UPDATE-DELAY" in [e["id"] for e in data["resolved"]]
+    assert data["targets"]["kube-proxy"]["version"] == "1.27.11"
+    code, text, _ = run("plan", "--cluster", "prod-eu", "--set", "calico=3.28.2", "--state", url)
+    assert code == 0
+    assert "plan for prod-eu" in text
+
+
+def test_plan_names_a_bad_argument(tmp_path: Path) -> None:
+    code, _, err = run("plan", "--set", "calico=banana")
+    assert code == 2
+    assert "calico" in err and "banana" in err
+    code, _, err = run("plan", "--cluster", "nope", "--set", "k8s=1.30", "--state",
+                       seed_store(tmp_path / "s.db"))  # fmt: skip
+    assert code == 2
+    assert "prod-eu" in err
+
+
+def test_mute_unmute_and_mutes_share_the_store(tmp_path: Path) -> None:
+    url = seed_store(tmp_path / "state.db")
+    code, out, _ = run("mute", "CALICO-VXLAN-OFFLOAD", "prod-eu", "7", "known,", "upgrade",
+                       "planned", "--state", url)  # fmt: skip
+    assert code == 0
+    mute_id = int(out.split()[1].rstrip(":"))
+    code, out, _ = run("mutes", "--json", "--state", url)
+    mutes = json.loads(out)["mutes"]
+    assert [(m["advisory"], m["cluster"], m["reason"]) for m in mutes] == [
+        ("CALICO-VXLAN-OFFLOAD", "prod-eu", "known, upgrade planned")
+    ]
+    assert run("unmute", str(mute_id), "--state", url)[0] == 0
+    assert json.loads(run("mutes", "--json", "--state", url)[1])["mutes"] == []
+    assert run("unmute", str(mute_id), "--state", url)[0] == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("mute", "NOPE-1", "all", "3", "x"),
+        ("mute", "SP-3118", "nowhere", "3", "x"),
+        ("mute", "SP-3118", "all", "999", "x"),
+    ],
+)
+def test_mute_rejects_unknown_advisories_clusters_and_long_mutes(
+    argv: tuple[str, ...], tmp_path: Path
+) -> None:
+    url = seed_store(tmp_path / "state.db")
+    code, _, err = run(*argv, "--state", url)
+    assert code == 2
+    assert err
