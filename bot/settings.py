@@ -498,7 +498,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "database",
         "SQLite: `$XDG_STATE_HOME/netadvisor/state.db`",
         "The state database as a SQLAlchemy URL (`sqlite:///PATH`, `postgresql://USER@HOST/DB`); "
-        "`--state URL` overrides it. Runs on the demo fleet keep `demo.db` next to the default.",
+        "`--state URL` overrides it. Scans of the demo fleet keep `demo.db` next to the default.",
         _text,
         secret=True,
         env="NETADVISOR_DATABASE_URL",

@@ -42,8 +42,8 @@ from advisories.catalog import Catalog, load_catalog
 from advisories.engine import Engine
 from advisories.models import Advisory
 from advisories.planning import UpstreamFix
+from bot import settings as settings_module
 from bot.settings import (
-    SERVICE_ACCOUNT_TOKEN,
     ClusterSettings,
     Environment,
     Settings,
@@ -221,6 +221,11 @@ class Fleet:
     """Named on the command line: a scan of it retires no configured cluster."""
 
 
+def _service_account_dir() -> Path:
+    """The pod's mounted service account (the directory of its token), read when needed."""
+    return settings_module.SERVICE_ACCOUNT_TOKEN.parent
+
+
 def _contexts(path: str, wanted: Sequence[str]) -> list[str]:
     try:
         names, _current = list_contexts(path)
@@ -250,7 +255,7 @@ def fleet_from(settings: Settings, flags: FleetFlags = FleetFlags()) -> Fleet:
         return Fleet(targets, where)
     if env.in_cluster:
         return Fleet(
-            (ClusterTarget("in-cluster", in_cluster_reader(SERVICE_ACCOUNT_TOKEN.parent)),),
+            (ClusterTarget("in-cluster", in_cluster_reader(_service_account_dir())),),
             "the in-cluster service account",
         )
     default = env.default_kubeconfig()
@@ -305,7 +310,7 @@ def _config_target(cluster: ClusterSettings, env: Environment, settings: Setting
     if cluster.dump is not None:
         reader = DumpReader(cluster.dump)
     elif cluster.in_cluster:
-        reader = in_cluster_reader(SERVICE_ACCOUNT_TOKEN.parent)
+        reader = in_cluster_reader(_service_account_dir())
     else:
         path = str(cluster.kubeconfig) if cluster.kubeconfig else env.default_kubeconfig()
         if path is None:

@@ -38,7 +38,7 @@ from bot.wiring import SetupError, Wiring
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (catalog, check, ask, plan, mutes, inventory, scan, digest, upstream, serve)
+COMMANDS = (catalog, check, ask, plan, mutes, inventory, scan, upstream, digest, serve)
 """The command modules, in the order ``--help`` lists their commands."""
 
 _NO_SETTINGS = frozenset({"catalog", "check"})
