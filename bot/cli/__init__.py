@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from advisories.catalog import CatalogError
 from bot import logs
 from bot.cli import (
     ask,
@@ -124,6 +125,9 @@ def _dispatch(args: argparse.Namespace, wiring: Wiring, out: TextIO, err: TextIO
     except (UsageError, SetupError) as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 2
+    except CatalogError as exc:  # the built-in catalog or a --catalog-dir cannot be loaded
+        print(f"{PROG}: {exc}", file=err)
+        return 1
     except BrokenPipeError:
         # The reader went away (``netadvisor ... | head``): stop quietly, as Unix tools do.
         with contextlib.suppress(OSError):

@@ -7,7 +7,6 @@ import argparse
 from typing import Any, TextIO
 
 from advisories.answers import answer
-from advisories.catalog import CatalogError
 from advisories.questions import parse_question
 from bot.cli.flags import PROG, add_settings_flags
 from bot.terminal import json as documents
@@ -34,11 +33,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor ask "QUESTION" [--json]``."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     try:
         clusters = last_scan(w.existing_store(w.database()))
     except StoreError as exc:

@@ -58,11 +58,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if args.catalog_command == "features":
         print(text.render_features(), file=out)
         return 0
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     if args.catalog_command == "list":
         print(text.render_list(catalog), file=out)
     elif args.catalog_command == "show":

@@ -6,11 +6,10 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from advisories.derive import resolve
 from advisories.engine import Result
 from advisories.models import Verdict
-from bot.cli.flags import PROG, add_fact_flags, described_components, facts_from_args
+from bot.cli.flags import add_fact_flags, described_components, facts_from_args
 from bot.terminal import catalog as text
 from bot.terminal import json as documents
 from bot.wiring import Wiring
@@ -39,11 +38,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """Verdicts for stated facts."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     facts = facts_from_args(args)
     resolved = resolve(facts)
     results = w.engine.evaluate(resolved, resolve=False)

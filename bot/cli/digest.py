@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from bot.cli.flags import PROG, add_settings_flags, config_mutes
 from bot.terminal import json as documents
 from bot.wiring import Wiring, digest_news
@@ -43,11 +42,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         print(f"{PROG}: no state yet at {database.path}: run `{PROG} scan` first", file=err)
         return 1
     try:
-        w.catalog  # noqa: B018 (the configuration's mutes are checked against it)
         store = w.store(database)
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
     except StoreError as exc:
         print(f"{PROG}: state database: {exc}", file=err)
         return 1

@@ -7,7 +7,6 @@ import argparse
 import getpass
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from bot.cli.flags import PROG, UsageError, add_settings_flags
 from bot.terminal import json as documents
 from bot.terminal.mutes import render_mutes
@@ -76,11 +75,7 @@ def _days(text: str) -> int:
 
 def run_mute(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor mute ADVISORY CLUSTER|all DAYS REASON``."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     advisory: str | None = None
     if args.advisory.lower() != "all":
         found = catalog.get(args.advisory)

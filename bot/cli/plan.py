@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from advisories.facts import Facts
 from advisories.planning import safe_targets, what_if
 from bot.cli.flags import (
@@ -66,11 +65,7 @@ def _unknown_cluster(name: str, known: Sequence[str], database: StateDatabase) -
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor plan [--cluster NAME | fact flags] --set KEY=VALUE ... [--safe] [--json]``."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     changes = [parse_change(text) for text in args.set]
     if not changes and not args.safe:
         raise UsageError("argument --set: give at least one change, or --safe")

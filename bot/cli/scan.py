@@ -12,7 +12,6 @@ import argparse
 import io
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from advisories.models import Verdict
 from bot.cli.flags import PROG, add_fleet_flags, add_state_flag, config_mutes, prepare_fleet
 from bot.terminal import json as documents
@@ -50,11 +49,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor scan``."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     fleet = prepare_fleet(args, w, err)
     if isinstance(fleet, int):
         return fleet

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from advisories.catalog import CatalogError
 from bot.cli.flags import PROG, add_settings_flags, config_mutes
 from bot.service import Service, StartError
 from bot.wiring import Wiring, uses_demo_fleet
@@ -31,11 +30,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor serve`` (logging is set up by :func:`bot.cli.main`)."""
-    try:
-        w.catalog  # noqa: B018 (loaded once, before anything starts)
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    w.catalog  # noqa: B018 (loaded once, before anything starts: a bad one stops serve)
     demo = uses_demo_fleet(w.settings)
     database = w.database(fleet_demo=demo)
     try:

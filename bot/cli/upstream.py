@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from advisories.catalog import Catalog, CatalogError
+from advisories.catalog import Catalog
 from advisories.models import Advisory
 from bot.cli.flags import PROG, UsageError, add_settings_flags
 from bot.terminal import json as documents
@@ -103,11 +103,7 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor upstream sync|show``."""
-    try:
-        catalog = w.catalog
-    except CatalogError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+    catalog = w.catalog
     if args.upstream_command == "show" and args.id and catalog.get(args.id) is None:
         known = ", ".join(a.id for a in catalog.advisories)
         raise UsageError(f"argument id: unknown advisory {args.id!r} (known: {known})")
