@@ -33,7 +33,7 @@ from bot.cli import (
     serve,
     upstream,
 )
-from bot.cli.flags import PROG, Parser, UsageError
+from bot.cli.flags import PROG, Parser, UsageError, VersionAction
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import SetupError, Wiring
 
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"'{PROG} COMMAND --help' shows a command's flags. With nothing configured, "
         "scan reads the bundled demo fleet and prints instead of posting.",
     )
+    parser.add_argument(
+        "-V",
+        "--version",
+        action=VersionAction,
+        help="print the version and the catalog's, and exit",
+    )
     parser.add_argument("--catalog-dir", action="append", default=[], metavar="DIR",
                         help="add local advisories from DIR (repeatable)")  # fmt: skip
     parser.add_argument(
@@ -68,7 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="least severe level logged (default: info for serve, else warning)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands.required = True
     for module in COMMANDS:
         module.register(commands)
     return parser
@@ -85,6 +90,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command is None:  # a bare `netadvisor`: what it can do
+        parser.print_help(out)
+        return 0
     for directory in args.catalog_dir:
         if not Path(directory).is_dir():
             print(f"{PROG}: argument --catalog-dir: {directory!r} is not a directory", file=err)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     )
     ans = answer(question, catalog, engine=w.engine, clusters=clusters)
     if args.json:
-        documents.dump(ans.to_json(), out)
+        documents.dump(documents.answer(ans), out)
     else:
         print(ans.text(), file=out)
     return 0

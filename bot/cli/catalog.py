@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from advisories.catalog import CatalogError, load_catalog
-from bot.cli.flags import PROG
+from bot.cli.flags import PROG, did_you_mean
 from bot.terminal import catalog as text
 from bot.terminal import json as documents
 from bot.wiring import Wiring
@@ -64,8 +64,9 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     elif args.catalog_command == "show":
         advisory = catalog.get(args.id)
         if advisory is None:
-            ids = ", ".join(a.id for a in catalog.advisories)
-            print(f"{PROG}: argument id: unknown advisory {args.id!r} (known: {ids})", file=err)
+            ids = [a.id for a in catalog.advisories]
+            hint = did_you_mean(args.id, ids) or f" (known: {', '.join(ids)})"
+            print(f"{PROG}: argument id: unknown advisory {args.id!r}{hint}", file=err)
             return 2
         if args.json:
             _print_json(documents.advisory(catalog, advisory), out)

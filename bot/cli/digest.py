@@ -57,7 +57,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         w.now(), clock=w.now, news=digest_news(store), printed=not (args.json and args.dry_run)
     )
     if args.json:
-        documents.dump({"digests": [d.to_json() for d in digests]}, out)
+        documents.dump(documents.digests(digests), out)
     for error in report.errors:
         print(f"{PROG}: not delivered (kept, retried later): {error}", file=err)
     if messages.notifier.posts and not args.dry_run and not report.errors:

@@ -7,9 +7,13 @@ import each other.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+from collections.abc import Iterable, Sequence
+from importlib import metadata
 from typing import Any, NoReturn, TextIO
 
+from advisories.catalog import load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, Facts, parse_fact
 from advisories.planning import Change
@@ -23,6 +27,7 @@ __all__ = [
     "PROG",
     "Parser",
     "UsageError",
+    "VersionAction",
     "add_config_flag",
     "add_fact_flags",
     "add_fleet_flags",
@@ -30,6 +35,7 @@ __all__ = [
     "add_state_flag",
     "config_mutes",
     "described_components",
+    "did_you_mean",
     "facts_from_args",
     "fleet_flags",
     "parse_change",
@@ -52,12 +58,48 @@ class UsageError(Exception):
     """A command-line argument is wrong; the message names it. The command exits 2."""
 
 
+class VersionAction(argparse.Action):
+    """``--version``: the package's version and the built-in catalog's."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("nargs", 0)
+        kwargs.setdefault("default", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        try:
+            package = metadata.version("netadvisor")
+        except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+            package = "unknown"
+        print(f"{PROG} {package} (catalog {load_catalog().version})")
+        parser.exit(0)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with exit code 2 and the usage on standard error for every error."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean KP-IPVS-CONN-REUSE?)`` for a mistyped or partial name, else ``""``.
+
+    A name that contains the word (``ipvs``), or that the word's parts all appear in, counts
+    before a merely similar spelling."""
+    names = list(known)
+    lowered = word.lower()
+    contains = [n for n in names if lowered and lowered in n.lower()]
+    parts = [p for p in lowered.replace("_", "-").split("-") if p]
+    if not contains and parts:
+        contains = [n for n in names if all(p in n.lower() for p in parts)]
+    close = difflib.get_close_matches(word.upper(), [n.upper() for n in names], n=3, cutoff=0.6)
+    by_upper = {n.upper(): n for n in names}
+    found = contains[:3] or [by_upper[c] for c in close]
+    if not found:
+        return ""
+    return f" (did you mean {' or '.join(found)}?)"
 
 
 # ---------------------------------------------------------------------------------------------

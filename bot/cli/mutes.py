@@ -7,7 +7,7 @@ import argparse
 import getpass
 from typing import Any, TextIO
 
-from bot.cli.flags import PROG, UsageError, add_settings_flags
+from bot.cli.flags import PROG, UsageError, add_settings_flags, did_you_mean
 from bot.terminal import json as documents
 from bot.terminal.mutes import render_mutes
 from bot.wiring import Wiring
@@ -80,7 +80,8 @@ def run_mute(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> i
     if args.advisory.lower() != "all":
         found = catalog.get(args.advisory)
         if found is None:
-            raise UsageError(f"argument advisory: unknown advisory {args.advisory!r}")
+            hint = did_you_mean(args.advisory, [a.id for a in catalog.advisories])
+            raise UsageError(f"argument advisory: unknown advisory {args.advisory!r}{hint}")
         advisory = found.id
     reason = " ".join(args.reason)
     configured = [c.name for c in w.settings.clusters]
@@ -127,5 +128,5 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if args.json:
         documents.dump(documents.mutes(found), out)
     else:
-        print(render_mutes(found, ended=args.all), file=out)
+        print(render_mutes(found, w.now(), ended=args.all), file=out)
     return 0

@@ -15,6 +15,7 @@ from bot.cli.flags import (
     UsageError,
     add_fact_flags,
     add_settings_flags,
+    did_you_mean,
     facts_from_args,
     parse_change,
 )
@@ -60,7 +61,7 @@ def _unknown_cluster(name: str, known: Sequence[str], database: StateDatabase) -
             "which does not exist yet: scan them, or pass --state"
         )
     listed = ", ".join(sorted(known)) or f"none yet: run {PROG} scan"
-    return f"no scanned cluster {name!r}{where} (known: {listed}){hint}"
+    return f"no scanned cluster {name!r}{where}{did_you_mean(name, known)} (known: {listed}){hint}"
 
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from advisories.catalog import Catalog
 from advisories.models import Advisory
-from bot.cli.flags import PROG, UsageError, add_settings_flags
+from bot.cli.flags import PROG, UsageError, add_settings_flags, did_you_mean
 from bot.terminal import json as documents
 from bot.terminal.upstream import render_show, render_sync
 from bot.wiring import Wiring
@@ -72,10 +72,14 @@ def register(commands: Any) -> None:
         "show",
         help="the references of one advisory (or all) with state, cherry-picks and fixed tags",
         description="Show the catalog's references with their upstream state, cherry-picks and "
-        "first released tag per line. Asks GitHub about them first, unless --offline.",
+        "first released tag per line, as the last sync stored them (no network); --refresh asks "
+        "GitHub about them first.",
     )
     show.add_argument("id", nargs="?", help="advisory id, e.g. KP-ENDPOINT-UPDATE-DELAY")
-    show.add_argument("--offline", action="store_true", help="show the last known state only")
+    show.add_argument("--refresh", action="store_true", help="sync these references first")
+    show.add_argument(
+        "--offline", action="store_true", help="the last known state only (the default)"
+    )
     show.add_argument(
         "--version",
         metavar="VERSION",
@@ -105,10 +109,11 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor upstream sync|show``."""
     catalog = w.catalog
     if args.upstream_command == "show" and args.id and catalog.get(args.id) is None:
-        known = ", ".join(a.id for a in catalog.advisories)
-        raise UsageError(f"argument id: unknown advisory {args.id!r} (known: {known})")
+        ids = [a.id for a in catalog.advisories]
+        hint = did_you_mean(args.id, ids) or f" (known: {', '.join(ids)})"
+        raise UsageError(f"argument id: unknown advisory {args.id!r}{hint}")
     database = w.database()
-    if args.upstream_command == "show" and args.offline and not database.exists():
+    if args.upstream_command == "show" and not args.refresh and not database.exists():
         return _show(args, catalog, {}, (), out)
     try:
         store = w.store(database)
@@ -161,7 +166,7 @@ def _show_command(args: argparse.Namespace, w: Wiring, store: Store, out: TextIO
     advisories = [catalog.get(args.id)] if args.id else list(catalog.advisories)
     chosen = [a for a in advisories if a is not None]
     notes: list[str] = []
-    if not args.offline:
+    if args.refresh:
         refs = {ref for a in chosen for _, ref in documents.github_refs(a)}
         run = w.sync_upstream(store, only=None if not args.id else refs)
         if run.report.stopped:

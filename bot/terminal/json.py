@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from advisories.answers import plan_to_json, targets_to_json
+from advisories.answers import Answer, plan_to_json, targets_to_json
 from advisories.catalog import Catalog
 from advisories.engine import Result
 from advisories.facts import FEATURES, Facts, VersionDomain
@@ -28,6 +28,7 @@ from advisories.serialize import (
     fixed_versions,
     result_to_json,
 )
+from jobs.digest import Digest
 from jobs.muting import MuteView
 from jobs.scan import ClusterScan, FleetScan
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
@@ -40,8 +41,10 @@ from jobs.upstream.sync import SyncReport
 __all__ = [
     "JSON",
     "advisory",
+    "answer",
     "catalog_export",
     "check",
+    "digests",
     "dump",
     "inventory",
     "mutes",
@@ -117,6 +120,11 @@ def plan(
     if targets is not None:
         data["targets"] = targets_to_json(targets)
     return data
+
+
+def answer(ans: Answer) -> JSON:
+    """``ask --json``: the answer's verdict, reading, reasons and named advisories."""
+    return ans.to_json()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +282,11 @@ def scan(
         "delivery_errors": list(report.delivery.errors),
     }
     return data
+
+
+def digests(items: Sequence[Digest]) -> JSON:
+    """``digest --json``: every channel's digest."""
+    return {"digests": [d.to_json() for d in items]}
 
 
 # ---------------------------------------------------------------------------------------------

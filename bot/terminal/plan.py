@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from advisories.planning import Plan, Target
+from bot.terminal.moments import human
 
 __all__ = ["render_plan"]
 
@@ -20,7 +21,7 @@ def render_plan(
 ) -> str:
     """The plan as plain text (at-risk entries with verdict and impact before and after)."""
     subject = cluster or "the stated setup"
-    when = f" (facts read {read_at.isoformat()})" if read_at else ""
+    when = f" (facts read {human(read_at)})" if read_at else ""
     lines = [f"netadvisor catalog {catalog_version}: plan for {subject}{when}"]
     if plan.changes:
         lines.append("Changes: " + ", ".join(f"{c.key}={c.raw}" for c in plan.changes))

@@ -225,7 +225,7 @@ def test_config_mutes_are_applied_by_scan_shown_marked_and_not_liftable(
         "2099-01-01T00:00:00+00:00",
     )
     code, out, _ = run("mutes")
-    assert "(configuration file)" in out
+    assert "from the configuration file" in out
     code, _, err = run("unmute", str(row["id"]))
     assert code == 2
     assert "configuration file" in err and "cannot be lifted" in err

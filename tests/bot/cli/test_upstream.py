@@ -84,7 +84,9 @@ def test_a_second_sync_is_all_304s_and_reports_no_news(server: GitHubAPIServer) 
 def test_show_json_reports_the_disagreement_and_keeps_the_catalogs_fixed_versions(
     server: GitHubAPIServer,
 ) -> None:
-    code, out, err = run("upstream", "show", "SP-3211", "--json", "--version", "v0.9.3")
+    code, out, err = run(
+        "upstream", "show", "SP-3211", "--refresh", "--json", "--version", "v0.9.3"
+    )
     assert code == 0, err
     [item] = json.loads(out)["advisories"]
     assert item["fixed_in"] == ["0.8.9", "0.9.8"]
