@@ -9,7 +9,13 @@ from typing import Any, TextIO
 from advisories.derive import resolve
 from advisories.engine import Result
 from advisories.models import Verdict
-from bot.cli.flags import add_fact_flags, described_components, facts_from_args
+from bot.cli.flags import (
+    add_fact_flags,
+    add_severity_flag,
+    described_components,
+    facts_from_args,
+    severe_enough,
+)
 from bot.terminal import catalog as text
 from bot.terminal import json as documents
 from bot.wiring import Wiring
@@ -34,6 +40,7 @@ def register(commands: Any) -> None:
         help="exit 1 when a verdict of the checked components reaches this level",
     )
     check.add_argument("--lang", choices=("en", "zh"), default="en", help="language of texts")
+    add_severity_flag(check)
 
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
@@ -41,7 +48,11 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     catalog = w.catalog
     facts = facts_from_args(args)
     resolved = resolve(facts)
-    results = w.engine.evaluate(resolved, resolve=False)
+    results = [
+        r
+        for r in w.engine.evaluate(resolved, resolve=False)
+        if r.verdict is Verdict.NOT_AFFECTED or severe_enough(r.severity, args.severity)
+    ]
     components = described_components(facts)
     if args.json:
         documents.dump(documents.check(catalog, resolved, components, results, args.lang), out)

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TextIO
 from advisories.catalog import load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, Facts, parse_fact
+from advisories.models import Severity
 from advisories.planning import Change
 from advisories.planning import parse_change as core_parse_change
 from bot.settings import SettingsError
@@ -32,6 +33,7 @@ __all__ = [
     "add_fact_flags",
     "add_fleet_flags",
     "add_settings_flags",
+    "add_severity_flag",
     "add_state_flag",
     "config_mutes",
     "described_components",
@@ -42,6 +44,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "prepare_fleet",
+    "severe_enough",
 ]
 
 PROG = "netadvisor"
@@ -196,6 +199,24 @@ def add_fact_flags(parser: argparse.ArgumentParser) -> None:
                        metavar="NAME", help="a feature that is on (repeatable)")  # fmt: skip
     group.add_argument("--no-feature", action="append", default=[], type=_feature_type,
                        metavar="NAME", help="a feature that is off (repeatable)")  # fmt: skip
+
+
+def add_severity_flag(parser: argparse.ArgumentParser) -> None:
+    """``--severity LEVEL``: only advisories at least this severe are shown (and fail)."""
+    parser.add_argument(
+        "--severity",
+        choices=[s.value for s in sorted(Severity, key=lambda s: s.rank)],
+        help="only advisories at least this severe (their worst case that may hold); "
+        "--fail-on counts only those",
+    )
+
+
+def severe_enough(severity: Severity | None, minimum: str | None) -> bool:
+    """Whether a result of ``severity`` passes ``--severity minimum`` (an advisory whose cases
+    that may hold carry no severity passes only when no minimum is given)."""
+    if minimum is None:
+        return True
+    return severity is not None and severity.rank >= Severity(minimum).rank
 
 
 def add_config_flag(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,15 @@ import io
 from typing import Any, TextIO
 
 from advisories.models import Verdict
-from bot.cli.flags import PROG, add_fleet_flags, add_state_flag, config_mutes, prepare_fleet
+from bot.cli.flags import (
+    PROG,
+    add_fleet_flags,
+    add_severity_flag,
+    add_state_flag,
+    config_mutes,
+    prepare_fleet,
+    severe_enough,
+)
 from bot.terminal import json as documents
 from bot.terminal.fleet import ProgressBar, render_scan, render_summary
 from bot.wiring import Wiring
@@ -39,6 +47,7 @@ def register(commands: Any) -> None:
         help="exit 1 when a readable cluster has an advisory at this level",
     )
     parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of texts")
+    add_severity_flag(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -100,7 +109,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         documents.dump(document, out)
     else:
         origins = {t.name: t.origin for t in fleet.targets}
-        print(render_scan(result.scans, catalog.version, origins, args.lang), file=out)
+        shown = render_scan(result.scans, catalog.version, origins, args.lang, args.severity)
+        print(shown, file=out)
         printed = buffer.getvalue() if buffer is not None else ""
         print(render_summary(result.report, messages.target, printed, dry_run=dry_run), file=out)
     if result.readable == 0:
@@ -108,6 +118,10 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         return 1
     if args.fail_on is not None:
         threshold = Verdict(args.fail_on).rank
-        if any(m.verdict.rank >= threshold for s in result.scans for m in s.matches):
+        if any(
+            m.verdict.rank >= threshold and severe_enough(m.result.severity, args.severity)
+            for s in result.scans
+            for m in s.matches
+        ):
             return 1
     return 0

@@ -58,17 +58,17 @@ def render_check(
     shown = [r for r in results if r.advisory.component in scope]
     problems = [r for r in shown if r.verdict is not Verdict.NOT_AFFECTED]
     problems.sort(key=lambda r: (-r.verdict.rank, -(r.severity.rank if r.severity else 0)))
-    lines = [f"netadvisor catalog {catalog_version}: {len(results)} advisories"]
-    lines.append("Components checked: " + ", ".join(sorted(scope)))
-    lines.append("")
+    counts = Counter(r.verdict for r in shown)
+    lines = [
+        f"Summary: {counts[Verdict.AFFECTED]} affected, {counts[Verdict.UNKNOWN]} unknown, "
+        f"{counts[Verdict.NOT_AFFECTED]} not affected.",
+        f"Components checked: {', '.join(sorted(scope))} (netadvisor catalog {catalog_version}, "
+        f"{len(results)} advisories)",
+        "",
+    ]
     for result in problems:
         lines.append(render_result(result, language))
         lines.append("")
-    counts = Counter(r.verdict for r in shown)
-    lines.append(
-        f"Summary: {counts[Verdict.AFFECTED]} affected, {counts[Verdict.UNKNOWN]} unknown, "
-        f"{counts[Verdict.NOT_AFFECTED]} not affected."
-    )
     others = [r for r in results if r.advisory.component not in scope]
     if others:
         by_component = Counter(r.advisory.component for r in others)

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from advisories.facts import FEATURES, VersionDomain
-from advisories.fleet import ClusterFacts, ClusterStatus
-from advisories.models import Verdict
+from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
+from advisories.models import Severity, Verdict
 from advisories.serialize import describe_domain
 from jobs.scan import ClusterScan
 from jobs.tracking import ScanReport
@@ -189,15 +189,32 @@ def render_scan(
     catalog_version: str,
     origins: Mapping[str, str],
     language: str = "en",
+    minimum: str | None = None,
 ) -> str:
-    """The ``scan`` report: per cluster, affected and unknown advisories."""
+    """The ``scan`` report: a summary line, then per cluster the affected and unknown
+    advisories (at least ``minimum`` severe, when given)."""
+    minimum_rank = Severity(minimum).rank if minimum else 0
+
+    def shown(match: ClusterMatch) -> bool:
+        severity = match.result.severity
+        return match.verdict is not Verdict.NOT_AFFECTED and (
+            not minimum_rank or (severity is not None and severity.rank >= minimum_rank)
+        )
+
+    read = [s for s in scans if s.cluster.status is ClusterStatus.OK]
+    affected = sum(1 for s in read for m in s.matches if shown(m) and m.verdict is Verdict.AFFECTED)
+    unknown = sum(1 for s in read for m in s.matches if shown(m) and m.verdict is Verdict.UNKNOWN)
+    at_least = f" (severity {minimum} or worse)" if minimum else ""
     lines = _demo_banner([s.cluster for s in scans])
-    lines.append(f"netadvisor catalog {catalog_version}")
-    lines.append("")
+    lines += [
+        f"{len(read)} of {len(scans)} clusters read: {affected} affected, {unknown} unknown"
+        f"{at_least}; catalog {catalog_version}",
+        "",
+    ]
     for scan in scans:
         cluster = scan.cluster
         lines.append(_header(cluster, origins))
-        problems = [m for m in scan.matches if m.verdict is not Verdict.NOT_AFFECTED]
+        problems = [m for m in scan.matches if shown(m)]
         problems.sort(
             key=lambda m: (-m.verdict.rank, -(m.result.severity.rank if m.result.severity else 0))
         )
@@ -220,9 +237,7 @@ def render_scan(
                 f"unknown, {scan.count(Verdict.NOT_AFFECTED)} not affected"
             )
         lines.append("")
-    read = sum(1 for s in scans if s.cluster.status is ClusterStatus.OK)
-    lines.append(f"{read} of {len(scans)} clusters read")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n")
 
 
 def render_summary(

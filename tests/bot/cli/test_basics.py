@@ -75,3 +75,19 @@ def test_upstream_show_reads_the_stored_state_without_touching_the_network(
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected: nothing was asked of GitHub
     assert code == 0 and "never synced" in out
+
+
+def test_scan_and_check_say_the_summary_first_and_keep_to_a_minimum_severity() -> None:
+    code, out, _ = run("scan", "--severity", "critical")
+    assert code == 0
+    summary = out.split("\n\n")[1].splitlines()[0]  # after the demo banner
+    assert re.fullmatch(r"4 of 4 clusters read: \d+ affected, \d+ unknown \(severity critical "
+                        r"or worse\); catalog \S+", summary)  # fmt: skip
+    assert "[critical]" in out and "[high]" not in out and "[medium]" not in out
+    code, out, _ = run("check", "--os", "CentOS 7.9", "--proxy-mode", "ipvs")
+    assert out.startswith("Summary: 1 affected")
+    code, out, _ = run("check", "--os", "CentOS 7.9", "--proxy-mode", "ipvs", "--severity",
+                       "critical", "--fail-on", "affected")  # fmt: skip
+    assert code == 0 and "KP-IPVS-CONN-REUSE" not in out  # high, below the minimum
+    code, _, _ = run("check", "--os", "CentOS 7.9", "--proxy-mode", "ipvs", "--fail-on", "affected")
+    assert code == 1
