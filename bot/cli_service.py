@@ -29,8 +29,9 @@ from bot.slack.console import ConsoleNotifier, blocks_to_text
 from bot.slack.messages import digest_messages
 from bot.slack.notifier import SlackNotifier, make_client
 from bot.state import StateDatabase, apply_config_mutes, state_database
-from jobs.digest import UpstreamNote, collect
+from jobs.digest import collect
 from jobs.inventory.report import ClusterScan, scan_fleet
+from jobs.notices import UpstreamNote
 from jobs.notify import NotifyError, Routing
 from jobs.store import Store, StoreError
 from jobs.tracking import ScanReport, Tracker

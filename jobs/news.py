@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.digest import TERMINAL
-from jobs.notify import NewsNotice, Routing
+from jobs.notices import TERMINAL, NewsNotice
+from jobs.notify import Routing
 from jobs.store import ClusterState, MatchState, Tx
 from jobs.tracking import DeliveryReport, Tracker
 from jobs.upstream.models import News

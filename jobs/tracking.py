@@ -37,22 +37,26 @@ from typing import Final
 from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
 from advisories.models import Verdict
 from advisories.serialize import fixed_versions
-from jobs.digest import Digest, UpstreamNote, collect
-from jobs.notify import (
+from jobs.digest import collect
+from jobs.notices import (
     ClusterRef,
-    DeliveryUncertain,
+    Digest,
     MatchNotice,
     MatchSnapshot,
     MessageRef,
     NodeGroupSummary,
-    NotDelivered,
     NoticeKind,
+    UpstreamNote,
+    notice_from_json,
+)
+from jobs.notify import (
+    DeliveryUncertain,
+    NotDelivered,
     Notifier,
     NotifyError,
     Posted,
     Routing,
     StepAction,
-    notice_from_json,
 )
 from jobs.store import (
     ClusterRecord,

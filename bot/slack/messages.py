@@ -12,8 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from bot.slack.blocks import Block, SlackMessage, context, divider, escape, header, pages, section
-from jobs.digest import Digest, DigestMatch
-from jobs.notify import MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
+from jobs.notices import Digest, DigestMatch, MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
     "INLINE_NODES",

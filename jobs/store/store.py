@@ -42,7 +42,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from advisories.fleet import ClusterFacts
 from jobs.mutes import CONFIG_SOURCE, ConfigMute
-from jobs.notify import MatchSnapshot, MessageRef
+from jobs.notices import MatchSnapshot, MessageRef
 from jobs.store import schema
 from jobs.store.codec import cluster_from_json, cluster_to_json, content_hash
 

@@ -20,19 +20,15 @@ from advisories.fleet import ClusterFacts
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.console import ConsoleNotifier
 from bot.slack.notifier import EVENT_TYPE, SlackNotifier, make_client
-from jobs.notify import (
+from jobs.notices import (
     ClusterRef,
     MatchNotice,
     MatchSnapshot,
     MessageRef,
     NodeGroupSummary,
-    NotDelivered,
     NoticeKind,
-    Posted,
-    Route,
-    Routing,
-    Step,
 )
+from jobs.notify import NotDelivered, Posted, Route, Routing, Step
 from jobs.store import IntentState, Store
 from jobs.tracking import Change, Notified, ScanReport, Tracker
 from tests.servers.slack import SlackServer

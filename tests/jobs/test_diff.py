@@ -11,7 +11,8 @@ import pytest
 
 from advisories.fleet import ClusterFacts, ClusterStatus
 from jobs.mutes import ConfigMute
-from jobs.notify import MatchSnapshot, NoticeKind, Route, Routing, StepAction
+from jobs.notices import MatchSnapshot, NoticeKind
+from jobs.notify import Route, Routing, StepAction
 from jobs.store import IntentState, MatchState, Store
 from jobs.tracking import (
     Change,

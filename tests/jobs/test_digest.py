@@ -14,8 +14,9 @@ import pytest
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.console import ConsoleNotifier
 from bot.slack.messages import digest_messages
-from jobs.digest import TERMINAL, Digest, collect
+from jobs.digest import collect
 from jobs.mutes import ConfigMute
+from jobs.notices import TERMINAL, Digest
 from jobs.notify import Route, Routing
 from jobs.store import Store
 from jobs.tracking import Tracker
@@ -142,7 +143,7 @@ def test_retired_clusters_leave_the_digest(store: Store) -> None:
 
 
 def test_upstream_changes_reach_the_channels_whose_matches_they_concern(store: Store) -> None:
-    from jobs.digest import UpstreamNote
+    from jobs.notices import UpstreamNote
 
     _history(store)
     news = [
@@ -193,7 +194,7 @@ def test_without_slack_one_digest_of_every_cluster_is_printed(store: Store) -> N
 
 
 def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
-    from jobs.digest import DigestMatch
+    from jobs.notices import DigestMatch
 
     many = tuple(
         DigestMatch(
@@ -219,7 +220,7 @@ def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
 
 
 def test_the_printed_digest_matches_its_golden_file() -> None:
-    from jobs.digest import DigestMatch, ExpiringMute, UnreadableCluster, UpstreamNote
+    from jobs.notices import DigestMatch, ExpiringMute, UnreadableCluster, UpstreamNote
 
     def match(cluster: str, advisory: str, **kwargs: object) -> DigestMatch:
         return DigestMatch(
