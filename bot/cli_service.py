@@ -34,7 +34,7 @@ from jobs.inventory.report import ClusterScan, scan_fleet
 from jobs.notices import UpstreamNote
 from jobs.notify import NotifyError, Routing
 from jobs.store import Store, StoreError
-from jobs.tracking import ScanReport, Tracker
+from jobs.tracker import ScanReport, Tracker
 
 if TYPE_CHECKING:
     from jobs.schedule import Scheduler

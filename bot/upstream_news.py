@@ -21,7 +21,7 @@ from advisories.planning import UpstreamFix
 from bot.settings import Settings
 from jobs.news import NewsReport, announce
 from jobs.store import Store
-from jobs.tracking import Tracker
+from jobs.tracker import Tracker
 from jobs.upstream.compare import planner_fixes
 from jobs.upstream.models import News
 

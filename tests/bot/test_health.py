@@ -33,7 +33,7 @@ from jobs.inventory.kube import kubeconfig_reader
 from jobs.inventory.run import ClusterTarget, read_fleet
 from jobs.notify import Routing
 from jobs.store import Store
-from jobs.tracking import Tracker
+from jobs.tracker import Tracker
 from jobs.upstream.github import GitHubSource, build_client
 from jobs.upstream.models import RepoName
 from jobs.upstream.state import UpstreamStore

@@ -24,7 +24,7 @@ from jobs.digest import collect
 from jobs.news import announce, intent_id
 from jobs.notify import Route, Routing
 from jobs.store import IntentState, Store
-from jobs.tracking import Tracker
+from jobs.tracker import Tracker
 from jobs.upstream.models import News, NewsKind
 from tests.jobs.upstream_support import KP_RACE, advisory, build_kubernetes, harness
 from tests.servers.slack import SlackServer
