@@ -32,7 +32,7 @@ from bot.cli import (
 from bot.settings import MAX_MUTE_DAYS, MAX_REASON, Settings, SettingsError, load_settings
 from bot.state import StateDatabase, state_database
 from bot.upstream_news import planner_upstream
-from jobs.store.store import MuteRecord, Store, StoreError, Tx
+from jobs.store import MuteRecord, Store, StoreError, Tx
 
 __all__ = ["HANDLERS", "parse_change", "register"]
 

@@ -394,7 +394,7 @@ def upstream_news(store: Store) -> Callable[[datetime], list[UpstreamNote]]:
     """Upstream tracking's news since a time, for the digest (none when it never synced)."""
 
     def read(since: datetime) -> list[UpstreamNote]:
-        from jobs.upstream.state import UpstreamStore
+        from jobs.store import UpstreamStore
 
         try:
             items = UpstreamStore(store.engine).news_since(since)

@@ -29,13 +29,12 @@ from advisories.serialize import fixed_versions
 from bot.cli import PROG, UsageError, add_settings_flags
 from bot.settings import Settings, SettingsError, load_settings
 from bot.state import state_database
-from jobs.store.store import Store, StoreError
+from jobs.store import Store, StoreError, UpstreamStore
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
 from jobs.upstream.errors import UpstreamError
 from jobs.upstream.github import GitHubSource, RequestStats, build_client
-from jobs.upstream.models import CherryPick, News, ReferenceState, RefKey, RepoName
+from jobs.upstream.models import CherryPick, News, ReferenceState, RefKey, RefRecord, RepoName
 from jobs.upstream.serialize import disagreement_to_json, news_to_json, reference_to_json
-from jobs.upstream.state import RefRecord, UpstreamStore
 from jobs.upstream.sync import SyncReport, sync
 
 __all__ = ["HANDLERS", "UpstreamRun", "register", "run_upstream_sync", "upstream_job"]
@@ -191,7 +190,7 @@ def upstream_job(
     """The scheduled job (daily by default), e.g. ``scheduler.daily("upstream", "06:00", job)``.
 
     Each run is a full sync (resuming an unfinished pass). Its news is stored for the digest
-    (:meth:`~jobs.upstream.state.UpstreamStore.news_since`), handed to ``on_news`` (to post
+    (:meth:`~jobs.store.UpstreamStore.news_since`), handed to ``on_news`` (to post
     right away to the channels of clusters the advisories affect) and returned. The catalog is
     read at every run, so that a catalog change is compared at the next sync.
     """

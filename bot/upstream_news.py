@@ -70,7 +70,7 @@ def planner_upstream(
     or the tables cannot be read: the targets then come from the catalog alone)."""
     if store is None:
         return {}
-    from jobs.upstream.state import UpstreamStore
+    from jobs.store import UpstreamStore
 
     try:
         states = UpstreamStore(store.engine).states()

@@ -11,7 +11,7 @@ from advisories.catalog import Catalog
 from advisories.engine import Engine
 from advisories.planning import UpstreamFix
 from advisories.questions import parse_question
-from jobs.store.store import Store
+from jobs.store import Store
 
 __all__ = ["MAX_INPUT", "BotContext"]
 

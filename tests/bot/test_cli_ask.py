@@ -11,7 +11,7 @@ import pytest
 
 from advisories.fleet import ClusterFacts, ClusterStatus, Node
 from bot.cli import main
-from jobs.store.store import ClusterRecord, ClusterState, Store
+from jobs.store import ClusterRecord, ClusterState, Store
 from tests.advisories.conftest import stated
 
 READ_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

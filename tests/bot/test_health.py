@@ -32,11 +32,10 @@ from jobs import metrics
 from jobs.inventory.kube import kubeconfig_reader
 from jobs.inventory.run import ClusterTarget, read_fleet
 from jobs.notify import Routing
-from jobs.store import Store
+from jobs.store import Store, UpstreamStore
 from jobs.tracker import Tracker
 from jobs.upstream.github import GitHubSource, build_client
 from jobs.upstream.models import RepoName
-from jobs.upstream.state import UpstreamStore
 from tests.jobs.inventory.scenarios import kubeadm_centos_ipvs_calico
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 from tests.jobs.upstream_support import TOKEN as GITHUB_TOKEN

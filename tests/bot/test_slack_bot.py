@@ -29,7 +29,7 @@ from bot.blocks_answers import answer_blocks, escape
 from bot.listeners import BotContext, register
 from bot.server import HttpServer, create_app, wsgi_app
 from jobs.mutes import ConfigMute
-from jobs.store.store import Store
+from jobs.store import Store
 from tests.bot.test_cli_ask import READ_AT, seed_store
 from tests.servers.slack import SlackServer
 
