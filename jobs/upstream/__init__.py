@@ -4,7 +4,7 @@
 - :mod:`jobs.upstream.port`: the ports: :class:`UpstreamSource`, the answer cache it needs, and
   :class:`UpstreamState`, what a sync keeps (implemented by :class:`jobs.store.UpstreamStore`).
 - :mod:`jobs.upstream.github`: the GitHub REST API adapter (the only ``httpx`` import).
-- :mod:`jobs.upstream.tracking`: one reference: cherry-picks, first released tag per line.
+- :mod:`jobs.upstream.reading`: one reference: cherry-picks, first released tag per line.
 - :mod:`jobs.upstream.compare`: upstream against the catalog; news; fixed-in advice.
 - :mod:`jobs.upstream.sync`: one run over every reference, resumable.
 """

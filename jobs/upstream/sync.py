@@ -45,7 +45,7 @@ from jobs.upstream.models import (
     Tracked,
 )
 from jobs.upstream.port import UpstreamSource, UpstreamState
-from jobs.upstream.tracking import track
+from jobs.upstream.reading import track
 
 __all__ = ["SourceFactory", "SyncReport", "sync"]
 

@@ -28,7 +28,7 @@ from jobs.upstream.models import (
     RepoName,
     Tag,
 )
-from jobs.upstream.tracking import first_containing, is_cherry_pick_of, release_line, release_tags
+from jobs.upstream.reading import first_containing, is_cherry_pick_of, release_line, release_tags
 from tests.jobs.upstream_support import SP_RKE2, advisory
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
