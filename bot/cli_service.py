@@ -33,7 +33,7 @@ from jobs.digest import collect
 from jobs.inventory.report import ClusterScan, scan_fleet
 from jobs.notices import UpstreamNote
 from jobs.notify import NotifyError, Routing
-from jobs.store import Store, StoreError
+from jobs.store import Store, StoreError, store_figures
 from jobs.tracker import ScanReport, Tracker
 
 if TYPE_CHECKING:
@@ -661,7 +661,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     stop = threading.Event()
     service = _Service()
     service.stops.append(store.close)
-    collector = metrics.StoreCollector(lambda: metrics.store_figures(store))
+    collector = metrics.StoreCollector(lambda: store_figures(store))
     metrics.REGISTRY.register(collector)
     service.stops.append(lambda: metrics.REGISTRY.unregister(collector))
     messages = messaging(settings, err, demo=demo)

@@ -20,7 +20,7 @@ from jobs.store.records import (
     MuteRecord,
     StoreError,
 )
-from jobs.store.store import Store
+from jobs.store.store import Store, store_figures
 from jobs.store.tx import Tx
 from jobs.store.upstream import UpstreamStore, UpstreamStoreError
 
@@ -38,4 +38,5 @@ __all__ = [
     "Tx",
     "UpstreamStore",
     "UpstreamStoreError",
+    "store_figures",
 ]

@@ -27,11 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from jobs.metrics import StoreFigures
 from jobs.store import schema
-from jobs.store.records import StoreError
+from jobs.store.records import ClusterState, MatchState, StoreError
 from jobs.store.tx import Tx
 
-__all__ = ["Store"]
+__all__ = ["Store", "store_figures"]
 
 _LOCK_KEY: Final = 0x6E657461  # "neta": the advisory lock that serialises schema setup
 
@@ -200,3 +201,20 @@ def _retryable(exc: DBAPIError) -> bool:
 def _short(exc: BaseException) -> str:
     text_ = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return text_[0] if text_ else type(exc).__name__
+
+
+def store_figures(store: Store) -> StoreFigures:
+    """What the store says for the metrics read at scrape time (one short transaction)."""
+    with store.transaction() as tx:
+        clusters = tx.clusters(ClusterState.ACTIVE)
+        matches = tx.matches(None, MatchState.OPEN)
+    open_matches: dict[tuple[str, str], int] = {}
+    for match in matches:
+        key = (match.snapshot.severity or "unrated", match.advisory_id)
+        open_matches[key] = open_matches.get(key, 0) + 1
+    return StoreFigures(
+        open_matches=open_matches,
+        clusters=len(clusters),
+        unreachable={c.name: c.unreadable_since for c in clusters if c.unreadable_since},
+        last_success={c.name: c.last_ok for c in clusters if c.last_ok},
+    )

@@ -32,7 +32,7 @@ from jobs import metrics
 from jobs.inventory.kube import kubeconfig_reader
 from jobs.inventory.run import ClusterTarget, read_fleet
 from jobs.notify import Routing
-from jobs.store import Store, UpstreamStore
+from jobs.store import Store, UpstreamStore, store_figures
 from jobs.tracker import Tracker
 from jobs.upstream.github import GitHubSource, build_client
 from jobs.upstream.models import RepoName
@@ -204,7 +204,7 @@ def test_metrics_show_the_store_figures_and_what_the_process_recorded(store: Sto
     metrics.GITHUB_RATE_LIMIT_REMAINING.labels(resource="core").set(4321)
     metrics.LEADER.set(1)
 
-    collector = metrics.StoreCollector(lambda: metrics.store_figures(store))
+    collector = metrics.StoreCollector(lambda: store_figures(store))
     metrics.REGISTRY.register(collector)
     try:
         with _serve(Readiness({})) as server:
