@@ -24,10 +24,12 @@ from jobs.notices import (
 from jobs.notify import Routing
 from jobs.store import ClusterRecord, ClusterState, MatchRecord, MatchState, MuteRecord, Tx
 
-__all__ = ["MUTE_HORIZON", "build_digest", "collect"]
+__all__ = ["MUTE_HORIZON", "NEWS_WINDOW", "build_digest", "collect"]
 
 MUTE_HORIZON: Final = timedelta(days=3)
 """Mutes expiring within this time are listed."""
+NEWS_WINDOW: Final = timedelta(days=8)
+"""Upstream news older than this never reaches a digest (digests are daily)."""
 
 
 def _severity_rank(severity: str | None) -> int:

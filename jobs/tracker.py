@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
 from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
 from jobs.changes import (
@@ -23,16 +22,13 @@ from jobs.changes import (
     diff_cluster,
     diff_unreadable,
 )
-from jobs.digest import collect
+from jobs.digest import NEWS_WINDOW, collect
 from jobs.notices import ClusterRef, Digest, MatchNotice, NoticeKind, UpstreamNote
 from jobs.notify import Notifier, Routing
 from jobs.outbox import DeliveryReport, Outbox
 from jobs.store import ClusterRecord, ClusterState, MatchState, MuteRecord, Store, Tx
 
-__all__ = ["NEWS_WINDOW", "ClusterOutcome", "MatchOutcome", "ScanReport", "Tracker"]
-
-NEWS_WINDOW: Final = timedelta(days=8)
-"""Upstream news older than this never reaches a digest (digests are daily)."""
+__all__ = ["ClusterOutcome", "MatchOutcome", "ScanReport", "Tracker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +429,7 @@ class Tracker:
 
         Without a chat service there is one digest of every cluster, printed. A routed channel
         that no cluster goes to gets none; the default channel always gets one. ``news`` reads
-        upstream's news since a time (the last :data:`NEWS_WINDOW` is asked for).
+        upstream's news since a time (the last :data:`jobs.digest.NEWS_WINDOW` is asked for).
 
         ``dry_run`` (default: the tracker's): the digests that would be sent are printed on the
         console, and nothing is queued, posted or recorded.
