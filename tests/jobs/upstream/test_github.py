@@ -277,7 +277,7 @@ def test_a_pagination_link_to_another_host_is_not_followed(
 
 
 def test_httpx_is_imported_only_by_the_github_adapter() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     importers = set()
     for package in ("advisories", "jobs", "bot"):
         for path in (root / package).rglob("*.py"):
