@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 
 from jobs.changes import Change, Notified
+from jobs.notices import Digest
+from jobs.outbox import DeliveryReport, Outbox
 from jobs.store import IntentState, Store
 from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
 from tests.jobs.recording import HOUR, NEW_KERNEL, NOW, OLD_KERNEL, outcome, run, tracker
@@ -109,3 +111,28 @@ def test_an_update_waits_for_the_message_it_edits(
     original = chat.top_level()
     assert len(original) == 1
     assert [e.ts for e in chat.edits] == [original[0].ts]
+
+
+# ---------------------------------------------------------------------------------------------
+# The outbox on its own
+
+
+def test_a_queued_digest_is_delivered_once_whichever_worker_passes_next(
+    store: Store, chat: MemoryChat
+) -> None:
+    digest = Digest(channel="#net", at=NOW, since=None, clusters=1)
+    first = Outbox(store, chat, owner="replica-a")
+    intent = first.queue_digest(digest, "#net", NOW)
+    with store.transaction() as tx:
+        assert tx.last_digest("#net") == NOW
+        assert [i.state for i in tx.intents()] == [IntentState.PENDING]
+    chat.failures = ["lost"]
+    failed = first.deliver(lambda: NOW)
+    assert failed.delivered == () and failed.pending == 1
+    assert failed.errors and "connection reset" in failed.errors[0]
+    done = Outbox(store, chat, owner="replica-b").deliver(lambda: NOW + HOUR)
+    assert done == DeliveryReport((intent,), 0, ())
+    assert [(m.channel, m.marker) for m in chat.top_level()] == [("C-net", f"{intent}/0")]
+    assert chat.lookups == 1  # the uncertain attempt was looked for before posting again
+    assert first.deliver(lambda: NOW + 2 * HOUR) == DeliveryReport()
+    assert len(chat.messages) == 1
