@@ -2,7 +2,7 @@
 app, in one process, built from one :class:`bot.wiring.Wiring`.
 
 The jobs are the same use cases the command line runs: :func:`jobs.scan.scan` every
-``scan-interval`` seconds (first at start), :meth:`jobs.tracking.Tracker.send_digests` daily at
+``scan-interval`` seconds (first at start), :meth:`jobs.tracker.Tracker.send_digests` daily at
 ``digest-time``, and the upstream sync daily :data:`UPSTREAM_LEAD` before the digest. Where
 several replicas run, only the leader (a ``coordination.k8s.io`` Lease) runs them, and job locks
 in the state store keep a job from running twice even then. The process holds one state store
@@ -43,7 +43,7 @@ from jobs.leader import ElectionSettings, LeaseElector, SingleProcess, api_clien
 from jobs.notify import NotifyError
 from jobs.scan import LastScan, scan
 from jobs.schedule import Scheduler, earlier
-from jobs.store import Store
+from jobs.store import Store, store_figures
 from jobs.upstream.sync import SyncReport
 
 __all__ = ["UPSTREAM_LEAD", "Service", "StartError", "schedule_jobs"]
@@ -180,7 +180,7 @@ class Service:
 
     def _start(self) -> None:
         w = self.w
-        collector = metrics.StoreCollector(lambda: metrics.store_figures(self.store))
+        collector = metrics.StoreCollector(lambda: store_figures(self.store))
         metrics.REGISTRY.register(collector)
         self._stops.add(lambda: metrics.REGISTRY.unregister(collector))
         # A new leader scans at once rather than at its next interval.

@@ -51,20 +51,19 @@ from bot.settings import (
 )
 from bot.slack.notifier import SlackNotifier, make_client
 from bot.terminal.notifier import TerminalNotifier
-from jobs.digest import UpstreamNote
 from jobs.inventory.dumps import DumpReader, demo_bundles
 from jobs.inventory.kube import in_cluster_reader, kubeconfig_reader, list_contexts
 from jobs.inventory.mapping import Overrides
 from jobs.inventory.port import ClusterReader, InventoryError
 from jobs.inventory.run import ClusterTarget
 from jobs.news import NewsReport, announce
+from jobs.notices import UpstreamNote
 from jobs.notify import Notifier, Routing
-from jobs.store import ConfigMuteSync, Store
-from jobs.tracking import Tracker
+from jobs.store import ConfigMuteSync, Store, UpstreamStore
+from jobs.tracker import Tracker
 from jobs.upstream.compare import planner_fixes
 from jobs.upstream.github import GitHubSource, RequestStats, build_client
 from jobs.upstream.models import News, RefKey
-from jobs.upstream.state import UpstreamStore
 from jobs.upstream.sync import SyncReport, sync
 
 __all__ = [

@@ -1,260 +1,35 @@
 """The daily digest: per channel, what is new, resolved and open, what is unknown and why,
 which clusters could not be read and since when, and which mutes are about to expire.
 
-:func:`build_digest` is pure (records in, :class:`Digest` out, ``now`` given); :func:`collect`
-reads the records of every channel from the store. Sending is the tracker's job (a digest is a
-notice like any other, delivered through the outbox).
+:func:`build_digest` is pure (records in, :class:`~jobs.notices.Digest` out, ``now`` given);
+:func:`collect` reads the records of every channel from the store. The digest's values live in
+:mod:`jobs.notices`; sending is the outbox's job (a digest is a notice like any other).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
+from jobs.notices import (
+    SEVERITIES,
+    TERMINAL,
+    Digest,
+    DigestMatch,
+    ExpiringMute,
+    UnreadableCluster,
+    UpstreamNote,
+)
 from jobs.notify import Routing
 from jobs.store import ClusterRecord, ClusterState, MatchRecord, MatchState, MuteRecord, Tx
 
-__all__ = [
-    "TERMINAL",
-    "Digest",
-    "DigestMatch",
-    "ExpiringMute",
-    "UnreadableCluster",
-    "UpstreamNote",
-    "build_digest",
-    "collect",
-]
+__all__ = ["MUTE_HORIZON", "NEWS_WINDOW", "build_digest", "collect"]
 
-TERMINAL: Final = "terminal"
-"""The channel key of digests printed on the terminal (no chat service configured)."""
 MUTE_HORIZON: Final = timedelta(days=3)
 """Mutes expiring within this time are listed."""
-SEVERITIES: Final = ("critical", "high", "medium", "low", "none")
-
-JSON = dict[str, Any]
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _untime(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-@dataclass(frozen=True, slots=True)
-class DigestMatch:
-    """One match as the digest lists it."""
-
-    cluster: str
-    cluster_uid: str
-    advisory_id: str
-    title: str
-    severity: str | None
-    nodes: int
-    """Affected (or, for unknowns, undecided) nodes."""
-    opened_at: datetime | None = None
-    closed_at: datetime | None = None
-    reason: str = ""
-    """Closed: why; stale: why; unknown: what it depends on."""
-    stale_since: datetime | None = None
-
-    def to_json(self) -> JSON:
-        """JSON form."""
-        return {
-            "cluster": self.cluster,
-            "cluster_uid": self.cluster_uid,
-            "advisory_id": self.advisory_id,
-            "title": self.title,
-            "severity": self.severity,
-            "nodes": self.nodes,
-            "opened_at": _time(self.opened_at),
-            "closed_at": _time(self.closed_at),
-            "reason": self.reason,
-            "stale_since": _time(self.stale_since),
-        }
-
-    @staticmethod
-    def from_json(data: Mapping[str, Any]) -> DigestMatch:
-        """Inverse of :meth:`to_json`."""
-        return DigestMatch(
-            cluster=data["cluster"],
-            cluster_uid=data["cluster_uid"],
-            advisory_id=data["advisory_id"],
-            title=data["title"],
-            severity=data["severity"],
-            nodes=int(data["nodes"]),
-            opened_at=_untime(data["opened_at"]),
-            closed_at=_untime(data["closed_at"]),
-            reason=data["reason"],
-            stale_since=_untime(data["stale_since"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class UnreadableCluster:
-    """A cluster that could not be read at its last scan."""
-
-    name: str
-    uid: str
-    since: datetime
-    error: str
-
-    def to_json(self) -> JSON:
-        """JSON form."""
-        return {
-            "name": self.name,
-            "uid": self.uid,
-            "since": self.since.isoformat(),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ExpiringMute:
-    """A mute that ends soon."""
-
-    id: int
-    scope: str
-    reason: str
-    created_by: str
-    expires_at: datetime
-
-    def to_json(self) -> JSON:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "scope": self.scope,
-            "reason": self.reason,
-            "created_by": self.created_by,
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamNote:
-    """A change upstream (a fix merged or released, an issue closed...) since the last sync."""
-
-    advisories: tuple[str, ...]
-    text: str
-    at: datetime
-
-    def to_json(self) -> JSON:
-        """JSON form."""
-        return {"advisories": list(self.advisories), "text": self.text, "at": self.at.isoformat()}
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """One channel's digest."""
-
-    channel: str
-    """The channel as configured, or :data:`TERMINAL`."""
-    at: datetime
-    since: datetime | None
-    """The previous digest of this channel (None: the first one)."""
-    new: tuple[DigestMatch, ...] = ()
-    """Opened since the previous digest and still open."""
-    resolved: tuple[DigestMatch, ...] = ()
-    """Resolved since the previous digest."""
-    open: tuple[DigestMatch, ...] = ()
-    """Every open match, worst severity first, then by cluster."""
-    unknown: tuple[DigestMatch, ...] = ()
-    """Verdicts that depend on facts nobody knows, with what they depend on."""
-    unreadable: tuple[UnreadableCluster, ...] = ()
-    expiring_mutes: tuple[ExpiringMute, ...] = ()
-    demo: bool = False
-    """Every cluster in it is demo data."""
-    clusters: int = 0
-    """How many clusters it covers."""
-    upstream: tuple[UpstreamNote, ...] = ()
-    """Upstream changes since the previous digest about advisories that concern the channel
-    (every change for the default channel)."""
-
-    def open_by_severity(self) -> dict[str, int]:
-        """Open matches per severity, worst first (severities with none left out)."""
-        counts = Counter(m.severity or "none" for m in self.open)
-        return {s: counts[s] for s in SEVERITIES if counts[s]}
-
-    def open_by_cluster(self) -> dict[str, int]:
-        """Open matches per cluster, by name."""
-        counts = Counter(m.cluster for m in self.open)
-        return dict(sorted(counts.items()))
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to say at all."""
-        return not (
-            self.upstream
-            or self.new
-            or self.resolved
-            or self.open
-            or self.unknown
-            or self.unreadable
-            or self.expiring_mutes
-        )
-
-    def to_json(self) -> JSON:
-        """JSON form (also ``netadvisor digest --json``)."""
-        return {
-            "type": "digest",
-            "channel": self.channel,
-            "at": self.at.isoformat(),
-            "since": _time(self.since),
-            "new": [m.to_json() for m in self.new],
-            "resolved": [m.to_json() for m in self.resolved],
-            "open": [m.to_json() for m in self.open],
-            "open_by_severity": self.open_by_severity(),
-            "open_by_cluster": self.open_by_cluster(),
-            "unknown": [m.to_json() for m in self.unknown],
-            "unreadable": [c.to_json() for c in self.unreadable],
-            "expiring_mutes": [m.to_json() for m in self.expiring_mutes],
-            "demo": self.demo,
-            "clusters": self.clusters,
-            "upstream": [n.to_json() for n in self.upstream],
-        }
-
-    @staticmethod
-    def from_json(data: Mapping[str, Any]) -> Digest:
-        """Inverse of :meth:`to_json`."""
-
-        def matches(key: str) -> tuple[DigestMatch, ...]:
-            return tuple(DigestMatch.from_json(m) for m in data[key])
-
-        return Digest(
-            channel=data["channel"],
-            at=datetime.fromisoformat(data["at"]),
-            since=_untime(data["since"]),
-            new=matches("new"),
-            resolved=matches("resolved"),
-            open=matches("open"),
-            unknown=matches("unknown"),
-            unreadable=tuple(
-                UnreadableCluster(
-                    c["name"], c["uid"], datetime.fromisoformat(c["since"]), c["error"]
-                )
-                for c in data["unreadable"]
-            ),
-            expiring_mutes=tuple(
-                ExpiringMute(
-                    m["id"],
-                    m["scope"],
-                    m["reason"],
-                    m["created_by"],
-                    datetime.fromisoformat(m["expires_at"]),
-                )
-                for m in data["expiring_mutes"]
-            ),
-            demo=bool(data["demo"]),
-            clusters=int(data.get("clusters", 0)),
-            upstream=tuple(
-                UpstreamNote(tuple(n["advisories"]), n["text"], datetime.fromisoformat(n["at"]))
-                for n in data.get("upstream", [])
-            ),
-        )
+NEWS_WINDOW: Final = timedelta(days=8)
+"""Upstream news older than this never reaches a digest (digests are daily)."""
 
 
 def _severity_rank(severity: str | None) -> int:

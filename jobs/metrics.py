@@ -5,7 +5,8 @@ Two kinds, on one registry of netadvisor's own (:data:`REGISTRY`, served at ``/m
 - recorded by this process as things happen: how long each cluster took to read and whether it
   could be read, whole scans, Slack calls and their failures, GitHub's remaining rate limit,
   leadership, and what became of each scheduled job;
-- read from the state store when Prometheus scrapes (:class:`StoreCollector`): open matches by
+- read from the state store when Prometheus scrapes (:class:`StoreCollector`, fed by
+  :func:`jobs.store.store_figures`): open matches by
   severity and advisory, clusters that cannot be read, the last successful scan of each cluster.
   Every replica shares the store, so every replica reports the same figures; the process ones
   come from the replica that did the work (the leader, for scans).
@@ -36,8 +37,6 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from jobs.store import ClusterState, MatchState, Store
-
 __all__ = [
     "CLUSTER_SCAN_SECONDS",
     "CLUSTER_UP",
@@ -53,7 +52,6 @@ __all__ = [
     "StoreFigures",
     "exposition",
     "observe_cluster",
-    "store_figures",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,20 +209,3 @@ def _per_cluster(name: str, help_text: str, moments: Mapping[str, datetime]) -> 
     for cluster, when in sorted(moments.items()):
         gauge.add_metric([cluster], when.timestamp())
     return gauge
-
-
-def store_figures(store: Store) -> StoreFigures:
-    """Read :class:`StoreFigures` from the state store (one short transaction)."""
-    with store.transaction() as tx:
-        clusters = tx.clusters(ClusterState.ACTIVE)
-        matches = tx.matches(None, MatchState.OPEN)
-    open_matches: dict[tuple[str, str], int] = {}
-    for match in matches:
-        key = (match.snapshot.severity or "unrated", match.advisory_id)
-        open_matches[key] = open_matches.get(key, 0) + 1
-    return StoreFigures(
-        open_matches=open_matches,
-        clusters=len(clusters),
-        unreachable={c.name: c.unreadable_since for c in clusters if c.unreadable_since},
-        last_success={c.name: c.last_ok for c in clusters if c.last_ok},
-    )

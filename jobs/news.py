@@ -7,7 +7,7 @@ one of the advisories citing the reference, each to the channel its match was po
 the channel its labels route to). Clusters whose match is muted, demo clusters and closed
 matches are left out. One message per (news, channel), naming the channel's clusters.
 
-**Posted once.** Each message is an outbox intent (:class:`~jobs.tracking.Tracker` delivers it
+**Posted once.** Each message is an outbox intent (:class:`~jobs.outbox.Outbox` delivers it
 with the same guarantees as match messages: a marker in the message's metadata, a history
 lookup after an uncertain failure, a lease per intent). Its id is derived from the news and the
 channel, and queueing an existing id adds nothing, so that announcing the same news twice (a
@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.digest import TERMINAL
-from jobs.notify import NewsNotice, Routing
+from jobs.notices import TERMINAL, NewsNotice
+from jobs.notify import Routing
+from jobs.outbox import DeliveryReport
 from jobs.store import ClusterState, MatchState, Tx
-from jobs.tracking import DeliveryReport, Tracker
+from jobs.tracker import Tracker
 from jobs.upstream.models import News
 
 __all__ = ["NewsReport", "announce", "intent_id", "notices_for"]

@@ -7,7 +7,7 @@ about named clusters.
 
 Pure orchestration over ports: reading goes through :func:`jobs.inventory.run.read_fleet`
 (each target carries its own reader), matching through the core's engine, and remembering and
-telling through a :class:`jobs.tracking.Tracker` built by the composition root.
+telling through a :class:`jobs.tracker.Tracker` built by the composition root.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus, match_cl
 from advisories.models import Verdict
 from jobs.inventory.run import ClusterTarget, Progress, read_fleet
 from jobs.store import Store
-from jobs.tracking import ScanReport, Tracker
+from jobs.tracker import ScanReport, Tracker
 
 __all__ = [
     "KEEP_SCANS",
@@ -59,7 +59,7 @@ class FleetScan:
     scans: tuple[ClusterScan, ...]
     """One entry per cluster, in target order (unreadable clusters have no matches)."""
     report: ScanReport
-    """What changed for every match and who was told (see :mod:`jobs.tracking`)."""
+    """What changed for every match and who was told (see :mod:`jobs.tracker`)."""
 
     @property
     def readable(self) -> int:

@@ -1,5 +1,5 @@
 """``netadvisor digest``: every channel's digest now, posted (or printed); the same use case
-``serve`` runs daily (:meth:`jobs.tracking.Tracker.send_digests`)."""
+``serve`` runs daily (:meth:`jobs.tracker.Tracker.send_digests`)."""
 
 from __future__ import annotations
 
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if messages.warning:
         print(messages.warning, file=err)
     tracker = w.tracker(store, messages, dry_run=args.dry_run)
-    digests, report = tracker.send_digests(
-        w.now(), clock=w.now, news=digest_news(store), printed=not (args.json and args.dry_run)
-    )
+    digests, report = tracker.send_digests(w.now(), clock=w.now, news=digest_news(store))
     if args.json:
         documents.dump(documents.digests(digests), out)
     for error in report.errors:

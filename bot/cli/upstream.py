@@ -22,8 +22,7 @@ from bot.terminal.upstream import render_show, render_sync
 from bot.wiring import Wiring
 from jobs.store import Store, StoreError
 from jobs.upstream.errors import UpstreamError
-from jobs.upstream.models import News, RefKey
-from jobs.upstream.state import RefRecord
+from jobs.upstream.models import News, RefKey, RefRecord
 
 __all__ = ["register", "run"]
 

@@ -22,8 +22,7 @@ from bot.slack.blocks import (
     pages,
     section,
 )
-from jobs.digest import Digest, DigestMatch
-from jobs.notify import MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
+from jobs.notices import Digest, DigestMatch, MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
     "INLINE_NODES",

@@ -31,19 +31,8 @@ from bot.slack.messages import (
     notice_reply,
 )
 from jobs import metrics
-from jobs.digest import Digest
-from jobs.notify import (
-    DeliveryUncertain,
-    MatchNotice,
-    MessageRef,
-    NewsNotice,
-    NotDelivered,
-    NoticeKind,
-    NotifyError,
-    Posted,
-    Step,
-    StepAction,
-)
+from jobs.notices import Digest, MatchNotice, MessageRef, NewsNotice, NoticeKind
+from jobs.notify import DeliveryUncertain, NotDelivered, NotifyError, Posted, Step, StepAction
 
 __all__ = ["DEFAULT_API_URL", "EVENT_TYPE", "SlackNotifier", "make_client"]
 

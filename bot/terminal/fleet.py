@@ -13,7 +13,7 @@ from advisories.fleet import ClusterFacts, ClusterMatch, ClusterStatus
 from advisories.models import Severity, Verdict
 from advisories.serialize import describe_domain
 from jobs.scan import ClusterScan
-from jobs.tracking import ScanReport
+from jobs.tracker import ScanReport
 
 __all__ = ["ProgressBar", "render_cluster", "render_inventory", "render_scan", "render_summary"]
 

@@ -28,14 +28,13 @@ from advisories.serialize import (
     fixed_versions,
     result_to_json,
 )
-from jobs.digest import Digest
 from jobs.muting import MuteView
+from jobs.notices import Digest
 from jobs.scan import ClusterScan, FleetScan
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
 from jobs.upstream.github import RequestStats
-from jobs.upstream.models import ReferenceState, RefKey, RepoName
+from jobs.upstream.models import ReferenceState, RefKey, RefRecord, RepoName
 from jobs.upstream.serialize import disagreement_to_json, news_to_json, reference_to_json
-from jobs.upstream.state import RefRecord
 from jobs.upstream.sync import SyncReport
 
 __all__ = [

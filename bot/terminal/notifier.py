@@ -20,8 +20,8 @@ from bot.slack.messages import (
     node_list_messages,
     notice_reply,
 )
-from jobs.digest import Digest
-from jobs.notify import MatchNotice, MessageRef, NewsNotice, NoticeKind, Posted, Step, StepAction
+from jobs.notices import Digest, MatchNotice, MessageRef, NewsNotice, NoticeKind
+from jobs.notify import Posted, Step, StepAction
 
 __all__ = ["TerminalNotifier"]
 

@@ -10,8 +10,7 @@ from advisories.serialize import fixed_versions
 from bot.terminal.json import github_refs, states
 from jobs.upstream.compare import disagreements, fix_advice, upstream_fixes
 from jobs.upstream.github import RequestStats
-from jobs.upstream.models import CherryPick, ReferenceState, RefKey
-from jobs.upstream.state import RefRecord
+from jobs.upstream.models import CherryPick, ReferenceState, RefKey, RefRecord
 from jobs.upstream.sync import SyncReport
 
 __all__ = ["render_reference", "render_show", "render_sync"]

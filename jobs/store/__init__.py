@@ -1,10 +1,15 @@
-"""The state store (SQLAlchemy): scans and their facts, matches, the outbox, mutes, digests.
+"""The state store (SQLAlchemy): scans and their facts, matches, the outbox, mutes, digests,
+and upstream tracking's tables. This package is the only import path used outside it.
 
-See :mod:`jobs.store.store` for the store and its records, :mod:`jobs.store.schema` for the
-tables and schema versions, :mod:`jobs.store.codec` for how facts are kept.
+- :mod:`jobs.store.records`: the records and their states (frozen values, no I/O);
+- :mod:`jobs.store.store`: :class:`Store`: open, migrate, transactions, retries;
+- :mod:`jobs.store.tx`: :class:`Tx`: every read and write inside one transaction;
+- :mod:`jobs.store.upstream`: :class:`UpstreamStore`: upstream tracking's tables;
+- :mod:`jobs.store.schema`: the tables and schema versions;
+- :mod:`jobs.store.codec`: how a scan's facts are kept.
 """
 
-from jobs.store.store import (
+from jobs.store.records import (
     ClusterRecord,
     ClusterState,
     ConfigMuteSync,
@@ -13,10 +18,11 @@ from jobs.store.store import (
     MatchRecord,
     MatchState,
     MuteRecord,
-    Store,
     StoreError,
-    Tx,
 )
+from jobs.store.store import Store, store_figures
+from jobs.store.tx import Tx
+from jobs.store.upstream import UpstreamStore, UpstreamStoreError
 
 __all__ = [
     "ClusterRecord",
@@ -30,4 +36,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
+    "UpstreamStore",
+    "UpstreamStoreError",
+    "store_figures",
 ]

@@ -24,8 +24,10 @@ __all__ = [
     "NewsKind",
     "PullInfo",
     "RefKey",
+    "RefRecord",
     "ReferenceState",
     "RepoName",
+    "SyncPass",
     "Tag",
     "Tracked",
 ]
@@ -255,3 +257,22 @@ class Disagreement:
             f"{self.advisory}: upstream reports {self.upstream} on the {self.line} line "
             f"({self.ref.repo}#{self.pull}); the catalog says {said}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPass:
+    """One pass over every tracked reference, possibly spread over several runs."""
+
+    started_at: datetime | None
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefRecord:
+    """What the store knows of one reference."""
+
+    state: ReferenceState | None
+    synced_at: datetime | None
+    attempted_at: datetime | None
+    error: str | None = None
+    error_at: datetime | None = None

@@ -1,21 +1,35 @@
-"""The ports of upstream tracking: what the sync asks of upstream, and what the adapter stores.
+"""The ports of upstream tracking: what the sync asks of upstream, and what it keeps.
 
-:class:`UpstreamSource` is the interface the sync logic (:mod:`jobs.upstream.tracking`) works
+:class:`UpstreamSource` is the interface the sync logic (:mod:`jobs.upstream.reading`) works
 against; :class:`jobs.upstream.github.GitHubSource` implements it over the GitHub REST API.
 :class:`AnswerCache` is what that adapter needs from the state store to make conditional
-requests (ETag / Last-Modified per URL) and to answer offline.
+requests (ETag / Last-Modified per URL) and to answer offline. :class:`UpstreamState` is what
+the sync (:mod:`jobs.upstream.sync`) keeps between runs; :class:`jobs.store.UpstreamStore`
+implements both over the state database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from jobs.upstream.models import IssueInfo, Mention, PullInfo, RepoName, Tag
+from jobs.upstream.models import (
+    Disagreement,
+    IssueInfo,
+    Mention,
+    News,
+    PullInfo,
+    ReferenceState,
+    RefKey,
+    RefRecord,
+    RepoName,
+    SyncPass,
+    Tag,
+)
 
-__all__ = ["AnswerCache", "StoredAnswer", "UpstreamSource"]
+__all__ = ["AnswerCache", "StoredAnswer", "UpstreamSource", "UpstreamState"]
 
 
 class UpstreamSource(Protocol):
@@ -64,3 +78,37 @@ class AnswerCache(Protocol):
 
     def put(self, answer: StoredAnswer) -> None:
         """Store (or replace) the answer for ``answer.url``."""
+
+
+class UpstreamState(Protocol):
+    """What a sync keeps between runs: each reference's state, the pass, news, disagreements."""
+
+    def records(self) -> dict[RefKey, RefRecord]:
+        """Every reference known, with its state (None if never synced)."""
+
+    def states(self) -> dict[RefKey, ReferenceState]:
+        """The last known state of every synced reference."""
+
+    def record_state(self, state: ReferenceState, attempted_at: datetime) -> None:
+        """A reference was synced: its new state, and no error."""
+
+    def record_error(self, ref: RefKey, error: str, attempted_at: datetime) -> None:
+        """A reference could not be synced: keep its last state, note the error."""
+
+    def current_pass(self) -> SyncPass:
+        """The pass in progress or last finished."""
+
+    def start_pass(self, now: datetime) -> SyncPass:
+        """Begin a new pass at ``now``."""
+
+    def finish_pass(self) -> None:
+        """Mark the current pass done: the next run starts a new one."""
+
+    def add_news(self, items: Iterable[News]) -> None:
+        """Keep news for the digest."""
+
+    def disagreements(self) -> list[Disagreement]:
+        """The disagreements found by the last sync."""
+
+    def replace_disagreements(self, items: Sequence[Disagreement], now: datetime) -> None:
+        """Keep exactly ``items`` as the current disagreements (each dated when first seen)."""

@@ -1,6 +1,6 @@
 """netadvisor's own JSON shapes for upstream states, news and disagreements.
 
-The same shapes are stored by :mod:`jobs.upstream.state` and printed by
+The same shapes are stored by :mod:`jobs.store.upstream` and printed by
 ``netadvisor upstream show --json``. Reading is strict: a stored value of another shape raises
 ValueError (the store then treats the reference as never synced).
 """

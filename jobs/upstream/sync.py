@@ -35,10 +35,17 @@ from jobs.upstream.errors import (
     UpstreamServerError,
     UpstreamUnreachable,
 )
-from jobs.upstream.models import Disagreement, News, NewsKind, ReferenceState, RefKey, Tracked
-from jobs.upstream.port import UpstreamSource
-from jobs.upstream.state import RefRecord, UpstreamStore
-from jobs.upstream.tracking import track
+from jobs.upstream.models import (
+    Disagreement,
+    News,
+    NewsKind,
+    ReferenceState,
+    RefKey,
+    RefRecord,
+    Tracked,
+)
+from jobs.upstream.port import UpstreamSource, UpstreamState
+from jobs.upstream.reading import track
 
 __all__ = ["SourceFactory", "SyncReport", "sync"]
 
@@ -86,7 +93,7 @@ def _order(tracked: Sequence[Tracked], records: dict[RefKey, RefRecord]) -> list
 
 def sync(
     advisories: Sequence[Advisory],
-    store: UpstreamStore,
+    store: UpstreamState,
     make_source: SourceFactory,
     *,
     clock: Callable[[], datetime],

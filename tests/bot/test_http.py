@@ -33,11 +33,10 @@ from jobs import metrics
 from jobs.inventory.kube import kubeconfig_reader
 from jobs.inventory.run import ClusterTarget, read_fleet
 from jobs.notify import Routing
-from jobs.store import Store
-from jobs.tracking import Tracker
+from jobs.store import Store, UpstreamStore, store_figures
+from jobs.tracker import Tracker
 from jobs.upstream.github import GitHubSource, build_client
 from jobs.upstream.models import RepoName
-from jobs.upstream.state import UpstreamStore
 from tests.jobs.inventory.scenarios import kubeadm_centos_ipvs_calico
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 from tests.jobs.upstream_support import TOKEN as GITHUB_TOKEN
@@ -206,7 +205,7 @@ def test_metrics_show_the_store_figures_and_what_the_process_recorded(store: Sto
     metrics.GITHUB_RATE_LIMIT_REMAINING.labels(resource="core").set(4321)
     metrics.LEADER.set(1)
 
-    collector = metrics.StoreCollector(lambda: metrics.store_figures(store))
+    collector = metrics.StoreCollector(lambda: store_figures(store))
     metrics.REGISTRY.register(collector)
     try:
         with _serve(Readiness({})) as server:

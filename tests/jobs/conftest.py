@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.store import Store
+from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 from tests.state_databases import BACKENDS, database_url
 
 
@@ -23,3 +24,15 @@ def store(url: str) -> Iterator[Store]:
     """The store opened on ``url``."""
     with Store.open(url) as opened:
         yield opened
+
+
+@pytest.fixture
+def chat() -> MemoryChat:
+    """A chat service in memory."""
+    return MemoryChat()
+
+
+@pytest.fixture
+def terminal() -> MemoryTerminal:
+    """A terminal in memory."""
+    return MemoryTerminal()

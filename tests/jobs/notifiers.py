@@ -8,17 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.digest import Digest
-from jobs.notify import (
-    DeliveryUncertain,
-    MatchNotice,
-    MessageRef,
-    NotDelivered,
-    NoticeKind,
-    Posted,
-    Step,
-    StepAction,
-)
+from jobs.notices import Digest, MatchNotice, MessageRef, NoticeKind
+from jobs.notify import DeliveryUncertain, NotDelivered, Posted, Step, StepAction
 
 __all__ = ["Killed", "MemoryChat", "MemoryTerminal", "Sent"]
 

@@ -14,11 +14,12 @@ import pytest
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.messages import digest_messages
 from bot.terminal.notifier import TerminalNotifier
-from jobs.digest import TERMINAL, Digest, collect
+from jobs.digest import collect
 from jobs.mutes import ConfigMute
+from jobs.notices import TERMINAL, Digest
 from jobs.notify import Route, Routing
 from jobs.store import Store
-from jobs.tracking import Tracker
+from jobs.tracker import Tracker
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 from tests.state_databases import BACKENDS, database_url
 from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
@@ -142,7 +143,7 @@ def test_retired_clusters_leave_the_digest(store: Store) -> None:
 
 
 def test_upstream_changes_reach_the_channels_whose_matches_they_concern(store: Store) -> None:
-    from jobs.digest import UpstreamNote
+    from jobs.notices import UpstreamNote
 
     _history(store)
     news = [
@@ -192,8 +193,33 @@ def test_without_slack_one_digest_of_every_cluster_is_printed(store: Store) -> N
     assert terminal.printed == [("digest", "", TERMINAL)]
 
 
+def test_a_dry_run_prints_the_digests_it_would_send_and_sends_and_records_nothing(
+    store: Store,
+) -> None:
+    _history(store)
+
+    def kept() -> tuple[object, ...]:
+        with store.transaction() as tx:
+            return (tx.last_digest("#net"), tx.last_digest(TERMINAL), len(tx.intents()))
+
+    before = kept()
+    chat, console = MemoryChat(), MemoryTerminal()
+    sent, report = Tracker(store, chat, console, ROUTING, dry_run=True).send_digests(NOW)
+    assert sorted(d.channel for d in sent) == ["#net", "#net-prod"]
+    assert sorted(console.printed) == [("digest", "", "#net"), ("digest", "", "#net-prod")]
+    assert chat.messages == [] and report.delivered == () and report.pending == 0
+    terminal = MemoryTerminal()
+    alone, _ = Tracker(store, terminal, terminal, Routing()).send_digests(NOW, dry_run=True)
+    assert [d.channel for d in alone] == [TERMINAL]
+    assert terminal.printed == [("digest", "", TERMINAL)]
+    assert kept() == before
+    # The real run after a dry run still has everything to say.
+    real, _ = Tracker(store, chat, MemoryTerminal(), ROUTING).send_digests(NOW)
+    assert [d.new for d in real] == [d.new for d in sent]
+
+
 def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
-    from jobs.digest import DigestMatch
+    from jobs.notices import DigestMatch
 
     many = tuple(
         DigestMatch(
@@ -219,7 +245,7 @@ def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
 
 
 def test_the_printed_digest_matches_its_golden_file() -> None:
-    from jobs.digest import DigestMatch, ExpiringMute, UnreadableCluster, UpstreamNote
+    from jobs.notices import DigestMatch, ExpiringMute, UnreadableCluster, UpstreamNote
 
     def match(cluster: str, advisory: str, **kwargs: object) -> DigestMatch:
         return DigestMatch(

@@ -22,9 +22,9 @@ from bot.slack.notifier import SlackNotifier, make_client
 from bot.terminal.notifier import TerminalNotifier
 from jobs.digest import collect
 from jobs.news import announce, intent_id
-from jobs.notify import NewsNotice, Route, Routing, notice_from_json
+from jobs.notify import Route, Routing
 from jobs.store import IntentState, Store
-from jobs.tracking import Tracker
+from jobs.tracker import Tracker
 from jobs.upstream.models import News, NewsKind
 from tests.jobs.upstream_support import KP_RACE, advisory, build_kubernetes, harness
 from tests.servers.slack import SlackServer
@@ -159,7 +159,7 @@ def test_a_post_whose_answer_was_lost_is_found_in_the_history_and_not_repeated(
 
 
 def test_the_news_is_in_the_digest_of_the_channels_it_concerns(world: World) -> None:
-    from jobs.digest import UpstreamNote
+    from jobs.notices import UpstreamNote
 
     notes = [UpstreamNote(tuple(n.advisories), n.text, n.at) for n in world.news]
     with world.store.transaction() as tx:
@@ -187,17 +187,3 @@ def test_a_dry_run_and_news_about_no_open_match_tell_nobody(world: World) -> Non
         News(NewsKind.ISSUE_CLOSED, n.ref, ("KP-SOMETHING-ELSE",), n.text, n.at) for n in world.news
     ]
     assert announce(world.tracker, other, NOW).notices == ()
-
-
-def test_a_news_notice_survives_the_outbox_as_json() -> None:
-    notice = NewsNotice(
-        kind="catalog-disagrees",
-        text="SP-3211: upstream reports v0.9.2 on the 0.9 line; the catalog says 0.9.8",
-        advisories=("SP-3211",),
-        reference="https://github.com/spidernet-io/spiderpool/pull/3211",
-        at=NOW,
-        clusters=("edge-7",),
-        line="0.9",
-        tag="v0.9.2",
-    )
-    assert notice_from_json(notice.to_json()) == notice

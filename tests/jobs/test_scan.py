@@ -10,13 +10,14 @@ import pytest
 from advisories.catalog import load_catalog
 from advisories.engine import Engine
 from advisories.fleet import ClusterStatus
+from jobs.changes import Change
 from jobs.inventory.dumps import DumpReader, demo_bundles
 from jobs.inventory.port import ClusterUnreachable, ReadContext, Snapshot
 from jobs.inventory.run import ClusterTarget
 from jobs.notify import Routing
 from jobs.scan import FleetScan, LastScan, last_scan, scan
 from jobs.store import Store
-from jobs.tracking import Change, Tracker
+from jobs.tracker import Tracker
 from tests.jobs.notifiers import MemoryChat, MemoryTerminal
 
 CATALOG = load_catalog()

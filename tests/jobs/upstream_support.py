@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine
 
 from advisories.catalog import CatalogIssue, parse_advisory
 from advisories.models import Advisory
+from jobs.store import UpstreamStore
 from jobs.upstream.github import GitHubSource, build_client
-from jobs.upstream.state import UpstreamStore
 from jobs.upstream.sync import SyncReport, sync
 from tests.servers.github import FakeRepo, GitHubAPIServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from advisories.fleet import ClusterFacts, ClusterStatus, Node
-from jobs.store.store import ClusterRecord, ClusterState, Store
+from jobs.store import ClusterRecord, ClusterState, Store
 from tests.advisories.conftest import stated
 from tests.runner import run
 

@@ -20,21 +20,18 @@ from advisories.fleet import ClusterFacts
 from bot.slack.blocks import MAX_BLOCKS, MAX_SECTION
 from bot.slack.notifier import EVENT_TYPE, SlackNotifier, make_client
 from bot.terminal.notifier import TerminalNotifier
-from jobs.notify import (
+from jobs.changes import Change, Notified
+from jobs.notices import (
     ClusterRef,
     MatchNotice,
     MatchSnapshot,
     MessageRef,
     NodeGroupSummary,
-    NotDelivered,
     NoticeKind,
-    Posted,
-    Route,
-    Routing,
-    Step,
 )
+from jobs.notify import NotDelivered, Posted, Route, Routing, Step
 from jobs.store import IntentState, Store
-from jobs.tracking import Change, Notified, ScanReport, Tracker
+from jobs.tracker import ScanReport, Tracker
 from tests.servers.slack import SlackServer
 from tests.state_databases import database_url
 from tests.tracked_fleet import IPVS, catalog, cluster, scan

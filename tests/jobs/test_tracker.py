@@ -1,66 +1,19 @@
-"""Match lifecycle across scans: new, open, updated, resolved, stale, retired, replaced; each
-message told once, whatever fails in between. Every flow runs on SQLite and on PostgreSQL."""
+"""Match lifecycle across scans: new, open, updated, resolved, stale, retired, replaced; who is
+told and how. Every flow runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import pytest
-
-from advisories.fleet import ClusterFacts, ClusterStatus
+from jobs.changes import Change, Notified
 from jobs.mutes import ConfigMute
-from jobs.notify import MatchSnapshot, NoticeKind, Route, Routing, StepAction
+from jobs.notify import Route, Routing
 from jobs.store import IntentState, MatchState, Store
-from jobs.tracking import (
-    Change,
-    Notified,
-    ScanReport,
-    Tracker,
-    describe_changes,
-)
-from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
-from tests.tracked_fleet import IPVS, catalog, cluster, scan, unreadable
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-OLD_KERNEL = "5.4.0-150-generic"
-NEW_KERNEL = "5.15.0-91-generic"
-
-
-@pytest.fixture
-def chat() -> MemoryChat:
-    return MemoryChat()
-
-
-@pytest.fixture
-def terminal() -> MemoryTerminal:
-    return MemoryTerminal()
-
-
-def tracker(
-    store: Store | None,
-    chat: MemoryChat | MemoryTerminal,
-    terminal: MemoryTerminal,
-    routing: Routing | None = None,
-    **kwargs: Any,
-) -> Tracker:
-    return Tracker(store, chat, terminal, routing or Routing("#net"), **kwargs)
-
-
-def run(
-    t: Tracker, *clusters: ClusterFacts, at: datetime = NOW, retire: bool = False
-) -> ScanReport:
-    return t.record(
-        scan(*clusters), at, source="test", catalog_version=catalog().version, retire_missing=retire
-    )
-
-
-def outcome(report: ScanReport, name: str = "prod-1", advisory: str = IPVS) -> tuple[object, ...]:
-    found = report.clusters[name].matches[advisory]
-    return (found.change, found.notified)
-
+from jobs.tracker import Tracker
+from tests.jobs.notifiers import MemoryChat, MemoryTerminal
+from tests.jobs.recording import HOUR, NEW_KERNEL, NOW, OLD_KERNEL, outcome, run, tracker
+from tests.tracked_fleet import IPVS, cluster, scan, unreadable
 
 # ---------------------------------------------------------------------------------------------
 # Posting once
@@ -96,84 +49,6 @@ def test_unknown_verdicts_are_not_posted_but_tracked_for_the_digest(
         MatchState.UNKNOWN,
     )
     assert [m.body[2] for m in chat.top_level()] == [IPVS]  # type: ignore[index]
-
-
-def test_a_failed_post_is_retried_on_the_next_scan(
-    store: Store, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    t = tracker(store, chat, terminal)
-    chat.failures = ["channel"]
-    first = run(t, cluster())
-    assert outcome(first) == (Change.NEW, Notified.SKIPPED)
-    assert first.delivery.errors and "channel_not_found" in first.delivery.errors[0]
-    assert chat.messages == []
-    second = run(t, cluster(), at=NOW + HOUR)
-    assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
-    assert second.delivery.pending == 0
-    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
-    assert chat.lookups == 0  # a refused post is known not to exist: no search needed
-
-
-def test_a_500_after_the_message_was_stored_does_not_duplicate_it(
-    store: Store, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    t = tracker(store, chat, terminal)
-    chat.failures = ["stored-then-500"]
-    run(t, cluster())
-    assert len(chat.top_level()) == 1
-    run(t, cluster(), at=NOW + HOUR)
-    assert len(chat.top_level()) == 1
-    assert chat.lookups == 1
-    # The intent resumed after the found message: its node list reply was posted, once.
-    assert len(chat.replies(chat.top_level()[0].ts)) == 1
-    with store.transaction() as tx:
-        match = tx.match("uid-prod-1", IPVS)
-    assert match is not None and match.message == chat.top_level()[0].channel_ts()
-
-
-def test_a_lost_post_that_was_not_stored_is_posted_after_looking(
-    store: Store, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    t = tracker(store, chat, terminal)
-    chat.failures = ["lost"]
-    run(t, cluster())
-    assert chat.messages == []
-    run(t, cluster(), at=NOW + HOUR)
-    assert chat.lookups == 1
-    assert len(chat.top_level()) == 1
-
-
-def test_a_process_killed_between_post_and_record_does_not_duplicate(
-    url: str, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    with Store.open(url) as store:
-        chat.failures = ["killed"]
-        with pytest.raises(Killed):
-            run(tracker(store, chat, terminal), cluster())
-    assert len(chat.top_level()) == 1
-    # A new process, after the dead one's lease ran out.
-    with Store.open(url) as store:
-        report = run(tracker(store, chat, terminal), cluster(), at=NOW + HOUR)
-    assert outcome(report) == (Change.OPEN, Notified.SKIPPED)
-    assert len(chat.top_level()) == 1 and chat.lookups == 1
-
-
-def test_a_killed_process_leaves_its_intent_to_others_only_after_the_lease(
-    url: str, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    with Store.open(url) as store:
-        chat.failures = ["killed"]
-        with pytest.raises(Killed):
-            run(tracker(store, chat, terminal, owner="dead"), cluster())
-        # Pretend the dead process still holds it (a real kill skips every finally).
-        with store.transaction() as tx:
-            intent = tx.intents(IntentState.PENDING)[0]
-            tx.claim_intent(intent.id, "dead", NOW, timedelta(minutes=5))
-        soon = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
-        later = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=6))
-    assert soon.delivered == () and soon.pending == 1
-    assert later.delivered == (intent.id,)
-    assert len(chat.top_level()) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,21 +321,6 @@ def test_clusters_are_routed_to_channels_by_their_labels(
     assert where == {"a": "C-net-prod", "b": "C-edge", "c": "C-net"}
 
 
-def test_an_update_waits_for_the_message_it_edits(
-    store: Store, chat: MemoryChat, terminal: MemoryTerminal
-) -> None:
-    t = tracker(store, chat, terminal)
-    chat.failures = ["refused"]
-    run(t, cluster(kernels=(OLD_KERNEL, OLD_KERNEL)))
-    chat.failures = ["refused"]
-    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + HOUR)
-    assert chat.messages == [] and chat.edits == []
-    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + 2 * HOUR)
-    original = chat.top_level()
-    assert len(original) == 1
-    assert [e.ts for e in chat.edits] == [original[0].ts]
-
-
 # ---------------------------------------------------------------------------------------------
 # Racing scans
 
@@ -489,52 +349,3 @@ def test_two_scans_racing_on_one_database_post_each_match_once(url: str) -> None
     posted = sorted(m.body for m in chat.top_level())  # type: ignore[type-var]
     assert posted == sorted(("new", c.name, IPVS) for c in fleet)
     assert len(chat.messages) == 2 * len(fleet)  # and one node-list reply each
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure parts
-
-
-def _snap(cases: tuple[str, ...], nodes: tuple[str, ...], impact: str = "x") -> MatchSnapshot:
-    return MatchSnapshot(
-        IPVS, "t", "kube-proxy", "affected", "high", impact, "r", cases, nodes, 3, ()
-    )
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "expected"),
-    [
-        (_snap(("a",), ("n1",)), _snap(("a",), ("n1",)), ()),
-        (_snap(("a",), ("n1",)), _snap(("b",), ("n1",)), ("case: a -> b",)),
-        (_snap(("a",), ("n1",)), _snap(("a",), ("n1",), "worse"), ("impact is now: worse",)),
-        (
-            _snap(("a",), ("n1", "n2")),
-            _snap(("a",), ("n2", "n3", "n4")),
-            ("newly affected nodes (2): n3, n4", "nodes no longer affected (1): n1"),
-        ),
-        (
-            _snap(("a",), ()),
-            _snap(("a",), tuple(f"n{i}" for i in range(12))),
-            ("newly affected nodes (12): n0, n1, n2, n3, n4, n5, n6, n7, n8, n9 and 2 more",),
-        ),
-    ],
-)
-def test_what_changed_is_said_in_one_sentence_per_attribute(
-    before: MatchSnapshot, after: MatchSnapshot, expected: tuple[str, ...]
-) -> None:
-    assert describe_changes(before, after) == expected
-    assert (before.tracked() == after.tracked()) == (expected == ())
-
-
-def test_routing_takes_the_first_matching_route_else_the_default() -> None:
-    routing = Routing("#net", (Route({"env": "prod"}, "#prod"), Route({"env": "prod"}, "#x")))
-    assert routing.channel_for({"env": "prod", "team": "a"}) == "#prod"
-    assert routing.channel_for({}) == "#net"
-    assert Routing().channel_for({"env": "prod"}) is None
-    assert routing.channels == ("#net", "#prod", "#x")
-
-
-def test_notice_kinds_cover_every_closing_state() -> None:
-    assert {k.value for k in NoticeKind} == {"new", "updated", "resolved", "retired", "replaced"}
-    assert StepAction.UPDATE.value == "update"
-    assert ClusterStatus.OK.value == "ok"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from advisories.fleet import match_cluster
 from jobs.mutes import ConfigMute
-from jobs.notify import MatchSnapshot, MessageRef
+from jobs.notices import MatchSnapshot, MessageRef
 from jobs.store import (
     ClusterState,
     IntentState,

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from advisories.models import AdvisoryId
-from jobs.store.store import Store
+from jobs.store import Store, UpstreamStore, UpstreamStoreError
+from jobs.store.upstream import SCHEMA_VERSION, ensure_schema
 from jobs.upstream.models import (
     CherryPick,
     Disagreement,
@@ -20,7 +22,6 @@ from jobs.upstream.models import (
     RepoName,
 )
 from jobs.upstream.port import StoredAnswer
-from jobs.upstream.state import UpstreamStore
 from tests.state_databases import BACKENDS, database_url
 
 NOW = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -101,3 +102,19 @@ def test_states_answers_passes_news_and_disagreements_round_trip(
         assert upstream.current_pass().done
         assert upstream.news_since(NOW) == [news] and upstream.news_since(NOW + timedelta(1)) == []
         assert upstream.disagreements() == [disagreement]
+
+
+def test_the_schema_is_created_once_and_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        ensure_schema(engine)
+        ensure_schema(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"UPDATE upstream_meta SET value = '{SCHEMA_VERSION + 1}' "
+                "WHERE key = 'schema_version'"
+            )
+        with pytest.raises(UpstreamStoreError, match="newer"):
+            UpstreamStore(engine)
+    finally:
+        engine.dispose()

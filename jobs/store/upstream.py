@@ -1,4 +1,4 @@
-"""Persistence of upstream tracking: SQLAlchemy tables on an ``Engine`` built elsewhere.
+"""Persistence of upstream tracking: SQLAlchemy tables on the state store's ``Engine``.
 
 Tables (all prefixed ``upstream_``, so they can share a database with the rest of the state):
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -47,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.store.schema import record_version, stored_version
 from jobs.upstream.errors import UpstreamError
-from jobs.upstream.models import Disagreement, News, ReferenceState, RefKey
+from jobs.upstream.models import Disagreement, News, ReferenceState, RefKey, RefRecord, SyncPass
 from jobs.upstream.port import StoredAnswer
 from jobs.upstream.serialize import (
     disagreement_from_json,
@@ -60,10 +59,8 @@ from jobs.upstream.serialize import (
 
 __all__ = [
     "SCHEMA_VERSION",
-    "RefRecord",
-    "StoreError",
-    "SyncPass",
     "UpstreamStore",
+    "UpstreamStoreError",
     "ensure_schema",
 ]
 
@@ -120,27 +117,8 @@ disagreement_table = Table(
 )
 
 
-class StoreError(UpstreamError):
+class UpstreamStoreError(UpstreamError):
     """The state database cannot be used (unreachable, or written by a newer schema)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPass:
-    """One pass over every tracked reference, possibly spread over several runs."""
-
-    started_at: datetime | None
-    done: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RefRecord:
-    """What the store knows of one reference."""
-
-    state: ReferenceState | None
-    synced_at: datetime | None
-    attempted_at: datetime | None
-    error: str | None = None
-    error_at: datetime | None = None
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -161,14 +139,14 @@ def ensure_schema(engine: Engine) -> None:
         with engine.begin() as conn:
             found = stored_version(conn, meta_table)
             if found is not None and found > SCHEMA_VERSION:
-                raise StoreError(
+                raise UpstreamStoreError(
                     f"the upstream tables have schema version {found}, newer than this "
                     f"netadvisor's {SCHEMA_VERSION}; upgrade netadvisor",
                     engine.url.render_as_string(hide_password=True),
                 )
             record_version(conn, meta_table, SCHEMA_VERSION, found)
     except SQLAlchemyError as exc:
-        raise StoreError(
+        raise UpstreamStoreError(
             f"cannot use the state database: {type(exc).__name__}",
             engine.url.render_as_string(hide_password=True),
         ) from exc

@@ -1,0 +1,138 @@
+"""The outbox: each message told once, whatever fails in between (a failed post, a 500 after the
+message was stored, a killed process, a lease, an edit waiting for its message). Every flow runs
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from jobs.changes import Change, Notified
+from jobs.notices import Digest
+from jobs.outbox import DeliveryReport, Outbox
+from jobs.store import IntentState, Store
+from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
+from tests.jobs.recording import HOUR, NEW_KERNEL, NOW, OLD_KERNEL, outcome, run, tracker
+from tests.tracked_fleet import IPVS, cluster
+
+# ---------------------------------------------------------------------------------------------
+# Posting once
+
+
+def test_a_failed_post_is_retried_on_the_next_scan(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["channel"]
+    first = run(t, cluster())
+    assert outcome(first) == (Change.NEW, Notified.SKIPPED)
+    assert first.delivery.errors and "channel_not_found" in first.delivery.errors[0]
+    assert chat.messages == []
+    second = run(t, cluster(), at=NOW + HOUR)
+    assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
+    assert second.delivery.pending == 0
+    assert [m.body for m in chat.top_level()] == [("new", "prod-1", IPVS)]
+    assert chat.lookups == 0  # a refused post is known not to exist: no search needed
+
+
+def test_a_500_after_the_message_was_stored_does_not_duplicate_it(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["stored-then-500"]
+    run(t, cluster())
+    assert len(chat.top_level()) == 1
+    run(t, cluster(), at=NOW + HOUR)
+    assert len(chat.top_level()) == 1
+    assert chat.lookups == 1
+    # The intent resumed after the found message: its node list reply was posted, once.
+    assert len(chat.replies(chat.top_level()[0].ts)) == 1
+    with store.transaction() as tx:
+        match = tx.match("uid-prod-1", IPVS)
+    assert match is not None and match.message == chat.top_level()[0].channel_ts()
+
+
+def test_a_lost_post_that_was_not_stored_is_posted_after_looking(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["lost"]
+    run(t, cluster())
+    assert chat.messages == []
+    run(t, cluster(), at=NOW + HOUR)
+    assert chat.lookups == 1
+    assert len(chat.top_level()) == 1
+
+
+def test_a_process_killed_between_post_and_record_does_not_duplicate(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with Store.open(url) as store:
+        chat.failures = ["killed"]
+        with pytest.raises(Killed):
+            run(tracker(store, chat, terminal), cluster())
+    assert len(chat.top_level()) == 1
+    # A new process, after the dead one's lease ran out.
+    with Store.open(url) as store:
+        report = run(tracker(store, chat, terminal), cluster(), at=NOW + HOUR)
+    assert outcome(report) == (Change.OPEN, Notified.SKIPPED)
+    assert len(chat.top_level()) == 1 and chat.lookups == 1
+
+
+def test_a_killed_process_leaves_its_intent_to_others_only_after_the_lease(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    with Store.open(url) as store:
+        chat.failures = ["killed"]
+        with pytest.raises(Killed):
+            run(tracker(store, chat, terminal, owner="dead"), cluster())
+        # Pretend the dead process still holds it (a real kill skips every finally).
+        with store.transaction() as tx:
+            intent = tx.intents(IntentState.PENDING)[0]
+            tx.claim_intent(intent.id, "dead", NOW, timedelta(minutes=5))
+        soon = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
+        later = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=6))
+    assert soon.delivered == () and soon.pending == 1
+    assert later.delivered == (intent.id,)
+    assert len(chat.top_level()) == 1
+
+
+def test_an_update_waits_for_the_message_it_edits(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    chat.failures = ["refused"]
+    run(t, cluster(kernels=(OLD_KERNEL, OLD_KERNEL)))
+    chat.failures = ["refused"]
+    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + HOUR)
+    assert chat.messages == [] and chat.edits == []
+    run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + 2 * HOUR)
+    original = chat.top_level()
+    assert len(original) == 1
+    assert [e.ts for e in chat.edits] == [original[0].ts]
+
+
+# ---------------------------------------------------------------------------------------------
+# The outbox on its own
+
+
+def test_a_queued_digest_is_delivered_once_whichever_worker_passes_next(
+    store: Store, chat: MemoryChat
+) -> None:
+    digest = Digest(channel="#net", at=NOW, since=None, clusters=1)
+    first = Outbox(store, chat, owner="replica-a")
+    intent = first.queue_digest(digest, "#net", NOW)
+    with store.transaction() as tx:
+        assert tx.last_digest("#net") == NOW
+        assert [i.state for i in tx.intents()] == [IntentState.PENDING]
+    chat.failures = ["lost"]
+    failed = first.deliver(lambda: NOW)
+    assert failed.delivered == () and failed.pending == 1
+    assert failed.errors and "connection reset" in failed.errors[0]
+    done = Outbox(store, chat, owner="replica-b").deliver(lambda: NOW + HOUR)
+    assert done == DeliveryReport((intent,), 0, ())
+    assert [(m.channel, m.marker) for m in chat.top_level()] == [("C-net", f"{intent}/0")]
+    assert chat.lookups == 1  # the uncertain attempt was looked for before posting again
+    assert first.deliver(lambda: NOW + 2 * HOUR) == DeliveryReport()
+    assert len(chat.messages) == 1
