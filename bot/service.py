@@ -75,11 +75,11 @@ def schedule_jobs(
     """The scan every ``scan-interval`` seconds (first now), the digest daily at
     ``digest-time`` and, when given, the upstream sync daily :data:`UPSTREAM_LEAD` before it;
     returns when the sync runs (``HH:MM``)."""
-    scheduler.every("scan", settings.scan_interval, scan, start_now=True)
-    scheduler.daily("digest", settings.digest_time, digest)
+    scheduler.every("scan", settings.schedule.scan_interval, scan, start_now=True)
+    scheduler.daily("digest", settings.schedule.digest_time, digest)
     if upstream is None:
         return None
-    at = earlier(settings.digest_time, int(UPSTREAM_LEAD.total_seconds() // 60))
+    at = earlier(settings.schedule.digest_time, int(UPSTREAM_LEAD.total_seconds() // 60))
     scheduler.daily("upstream", at, upstream)
     return at
 
@@ -113,7 +113,7 @@ class Service:
         self.stream = stream
         self.messages: Messaging = w.messaging(stream, demo=demo)
         self.scheduler = Scheduler(
-            timezone=w.settings.timezone, misfire_grace=w.settings.misfire_grace
+            timezone=w.settings.schedule.timezone, misfire_grace=w.settings.schedule.misfire_grace
         )
         self._stops = _Stops()
         self.upstream_at: str | None = None
@@ -134,8 +134,8 @@ class Service:
             source=fleet.source,
             clock=w.now,
             retire=True,
-            concurrency=w.settings.concurrency,
-            timeout=w.settings.cluster_timeout,
+            concurrency=w.settings.fleet.concurrency,
+            timeout=w.settings.fleet.cluster_timeout,
         )
         metrics.SCAN_SECONDS.observe(time.monotonic() - started)
         report = result.report
@@ -215,8 +215,8 @@ class Service:
         """Leader election when on (or ``auto`` in a pod), else this process always leads."""
         settings = self.w.settings
         env = settings.environment
-        wanted = settings.leader_election == "on" or (
-            settings.leader_election == "auto" and env.in_cluster
+        wanted = settings.schedule.leader_election == "on" or (
+            settings.schedule.leader_election == "auto" and env.in_cluster
         )
         if not wanted:
             metrics.LEADER.set(1)
@@ -260,9 +260,9 @@ class Service:
             upstream=upstream,
             store=store,
             digest=digest,
-            mute_users=frozenset(w.settings.slack_mute_users),
-            mute_channels=frozenset(w.settings.slack_mute_channels),
-            configured=tuple(c.name for c in w.settings.clusters),
+            mute_users=frozenset(w.settings.slack.mute_users),
+            mute_channels=frozenset(w.settings.slack.mute_channels),
+            configured=tuple(c.name for c in w.settings.fleet.clusters),
             now=w.now,
         )
 
@@ -276,19 +276,19 @@ class Service:
         }
         how = "no Slack app (no SLACK_BOT_TOKEN)"
         slack = None
-        token = settings.slack_bot_token
+        token = settings.slack.bot_token
         if token is not None:
-            secret = settings.slack_signing_secret
+            secret = settings.slack.signing_secret
             app = create_app(
                 token=token.reveal(),
                 signing_secret=secret.reveal() if secret else None,
-                api_url=settings.slack_api_url,
+                api_url=settings.slack.api_url,
                 token_verification=False,
             )
             register_listeners(app, self.bot_context())
             how = "Slack app on /slack/events"
-            if settings.slack_app_token is not None:
-                connection: SocketMode = socket_mode(app, settings.slack_app_token.reveal())
+            if settings.slack.app_token is not None:
+                connection: SocketMode = socket_mode(app, settings.slack.app_token.reveal())
                 self._stops.add(connection.close)
                 connection.connect()
                 checks["slack"] = slack_connection_check(connection.is_connected)
@@ -298,7 +298,7 @@ class Service:
                 if secret is None:
                     how += " (no SLACK_SIGNING_SECRET: requests are not verified)"
         application = operations(slack, Readiness(checks))
-        server = HttpServer(application, host="0.0.0.0", port=settings.port).start()
+        server = HttpServer(application, host="0.0.0.0", port=settings.http.port).start()
         self._stops.add(server.stop)
         return f"{how}; /healthz, /readyz, /metrics on port {server.port}"
 
@@ -314,10 +314,10 @@ class Service:
         if threading.current_thread() is threading.main_thread():
             for number in (signal.SIGTERM, signal.SIGINT):
                 previous[number] = signal.signal(number, lambda *_: stop.set())
-        settings = self.w.settings
+        schedule = self.w.settings.schedule
         print(
-            f"{PROG}: serving: {self.listening}; scan every {settings.scan_interval:g} s, digest "
-            f"daily at {settings.digest_time} {settings.timezone}"
+            f"{PROG}: serving: {self.listening}; scan every {schedule.scan_interval:g} s, digest "
+            f"daily at {schedule.digest_time} {schedule.timezone}"
             + (f", upstream sync daily at {self.upstream_at}" if self.upstream_at else ""),
             file=err,
             flush=True,

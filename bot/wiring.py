@@ -42,7 +42,6 @@ from advisories.catalog import Catalog, load_catalog
 from advisories.engine import Engine
 from advisories.models import Advisory
 from advisories.planning import UpstreamFix
-from bot import settings as settings_module
 from bot.settings import (
     ClusterSettings,
     Environment,
@@ -135,7 +134,7 @@ def uses_demo_fleet(settings: Settings) -> bool:
     """The configured fleet is the bundled demo fleet: no ``clusters:``, not in a pod, and no
     kubeconfig (what ``scan`` reads when it is given no fleet flags)."""
     env = settings.environment
-    return not settings.clusters and not env.in_cluster and env.default_kubeconfig() is None
+    return not settings.fleet.clusters and not env.in_cluster and env.default_kubeconfig() is None
 
 
 def state_database(
@@ -149,8 +148,8 @@ def state_database(
     """
     if flag:
         return StateDatabase(flag, "--state")
-    if settings.database is not None and not fleet_demo:
-        return StateDatabase(settings.database.reveal(), "database setting")
+    if settings.store.database is not None and not fleet_demo:
+        return StateDatabase(settings.store.database.reveal(), "database setting")
     home = settings.environment.state_home
     if home is None:
         raise SetupError(
@@ -220,11 +219,6 @@ class Fleet:
     """Named on the command line: a scan of it retires no configured cluster."""
 
 
-def _service_account_dir() -> Path:
-    """The pod's mounted service account (the directory of its token), read when needed."""
-    return settings_module.SERVICE_ACCOUNT_TOKEN.parent
-
-
 def _contexts(path: str, wanted: Sequence[str]) -> list[str]:
     try:
         names, _current = list_contexts(path)
@@ -244,8 +238,8 @@ def fleet_from(settings: Settings, flags: FleetFlags = FleetFlags()) -> Fleet:
     env = settings.environment
     if flags:
         return _fleet_from_flags(flags, env)
-    if settings.clusters:
-        targets = tuple(_config_target(c, env, settings) for c in settings.clusters)
+    if settings.fleet.clusters:
+        targets = tuple(_config_target(c, env, settings) for c in settings.fleet.clusters)
         where = (
             f"the configuration file {settings.config_file}"
             if settings.config_file
@@ -254,7 +248,7 @@ def fleet_from(settings: Settings, flags: FleetFlags = FleetFlags()) -> Fleet:
         return Fleet(targets, where)
     if env.in_cluster:
         return Fleet(
-            (ClusterTarget("in-cluster", in_cluster_reader(_service_account_dir())),),
+            (ClusterTarget("in-cluster", in_cluster_reader(env.service_account)),),
             "the in-cluster service account",
         )
     default = env.default_kubeconfig()
@@ -309,7 +303,7 @@ def _config_target(cluster: ClusterSettings, env: Environment, settings: Setting
     if cluster.dump is not None:
         reader = DumpReader(cluster.dump)
     elif cluster.in_cluster:
-        reader = in_cluster_reader(_service_account_dir())
+        reader = in_cluster_reader(env.service_account)
     else:
         path = str(cluster.kubeconfig) if cluster.kubeconfig else env.default_kubeconfig()
         if path is None:
@@ -341,8 +335,8 @@ class Messaging:
 
 def messaging(settings: Settings, stream: TextIO, *, demo: bool = False) -> Messaging:
     """Slack when a token and a channel (or routes) are configured, else the terminal."""
-    channels = Routing(settings.slack_channel, tuple(settings.slack_routes))
-    token = settings.slack_bot_token
+    channels = Routing(settings.slack.channel, tuple(settings.slack.routes))
+    token = settings.slack.bot_token
     if demo:
         printed = TerminalNotifier(stream, label="DEMO DATA: printed here, never posted to Slack")
         return Messaging(printed, printed, Routing(), "the terminal (demo data is never posted)")
@@ -355,7 +349,7 @@ def messaging(settings: Settings, stream: TextIO, *, demo: bool = False) -> Mess
             "(NETADVISOR_SLACK_CHANNEL or slack-routes): printing instead of posting"
         )
         return Messaging(terminal, terminal, Routing(), "the terminal (no Slack channel)", warning)
-    client = make_client(token.reveal(), base_url=settings.slack_api_url)
+    client = make_client(token.reveal(), base_url=settings.slack.api_url)
     where = ", ".join(channels.channels)
     return Messaging(SlackNotifier(client), terminal, channels, f"Slack ({where})")
 
@@ -497,11 +491,11 @@ class Wiring:
     ) -> UpstreamRun:
         """One upstream sync with the settings' GitHub API, token and budget."""
         settings = self.settings
-        token = settings.github_token.reveal() if settings.github_token is not None else None
+        token = settings.github.token.reveal() if settings.github.token is not None else None
         if budget is None and token is None:
-            budget = settings.github_budget
+            budget = settings.github.budget
         stats = RequestStats()
-        client = build_client(settings.github_api_url, token)
+        client = build_client(settings.github.api_url, token)
         upstream = UpstreamStore(store.engine)
         try:
 
@@ -530,7 +524,7 @@ class Wiring:
             )
         finally:
             client.close()
-        return UpstreamRun(report, stats, settings.github_api_url, token is not None)
+        return UpstreamRun(report, stats, settings.github.api_url, token is not None)
 
     def upstream_store(self, store: Store) -> UpstreamStore:
         """The upstream tables on the state database."""

@@ -120,8 +120,8 @@ def _logging(
     args: argparse.Namespace, settings: Settings | None, err: TextIO
 ) -> contextlib.AbstractContextManager[None]:
     """Log lines go to ``err``: format and level from the flags, else the settings."""
-    fmt = args.log_format or (settings.log_format if settings is not None else "text")
-    level = args.log_level or (settings.log_level if settings is not None else None)
+    fmt = args.log_format or (settings.logging.format if settings is not None else "text")
+    level = args.log_level or (settings.logging.level if settings is not None else None)
     level = level or ("info" if args.command == "serve" else "warning")
     secrets = settings.secret_values() if settings is not None else ()
     return logs.configured(fmt, level, stream=err, secrets=secrets)

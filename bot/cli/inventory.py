@@ -56,8 +56,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     bar = ProgressBar(err)
     clusters = read_fleet(
         fleet.targets,
-        concurrency=args.concurrency or settings.concurrency,
-        timeout=args.timeout or settings.cluster_timeout,
+        concurrency=args.concurrency or settings.fleet.concurrency,
+        timeout=args.timeout or settings.fleet.cluster_timeout,
         progress=bar,
     )
     bar.clear()

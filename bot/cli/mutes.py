@@ -84,7 +84,7 @@ def run_mute(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> i
             raise UsageError(f"argument advisory: unknown advisory {args.advisory!r}{hint}")
         advisory = found.id
     reason = " ".join(args.reason)
-    configured = [c.name for c in w.settings.clusters]
+    configured = [c.name for c in w.settings.fleet.clusters]
     try:
         store = w.store(w.database())
         mute_id = add_mute(store, w.now(), advisory_id=advisory, cluster=args.cluster,

@@ -92,8 +92,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         source=fleet.source,
         clock=w.now,
         retire=not fleet.partial,
-        concurrency=args.concurrency or w.settings.concurrency,
-        timeout=args.timeout or w.settings.cluster_timeout,
+        concurrency=args.concurrency or w.settings.fleet.concurrency,
+        timeout=args.timeout or w.settings.fleet.cluster_timeout,
         progress=bar,
     )
     bar.clear()

@@ -128,8 +128,8 @@ def _sync(
     args: argparse.Namespace, w: Wiring, store: Store, demo: bool, out: TextIO, err: TextIO
 ) -> int:
     settings = w.settings
-    where = "stored answers only" if args.offline else settings.github_api_url
-    auth = "" if args.offline else (", with a token" if settings.github_token else ", no token")
+    where = "stored answers only" if args.offline else settings.github.api_url
+    auth = "" if args.offline else (", with a token" if settings.github.token else ", no token")
     print(f"{PROG}: upstream sync ({where}{auth})", file=err)
     run = w.sync_upstream(store, offline=args.offline, budget=args.budget, max_wait=args.max_wait)
     report = run.report

@@ -163,7 +163,7 @@ def test_serve_syncs_upstream_half_an_hour_before_the_daily_digest(
     monkeypatch.setenv("NETADVISOR_DIGEST_TIME", "00:10")
     monkeypatch.setenv("NETADVISOR_TIMEZONE", "Asia/Shanghai")
     settings = load_settings()
-    scheduler = Scheduler(timezone=settings.timezone)
+    scheduler = Scheduler(timezone=settings.schedule.timezone)
     schedule_jobs(
         scheduler, settings, scan=lambda: None, digest=lambda: None, upstream=lambda: None
     )

@@ -130,8 +130,8 @@ def test_the_configuration_is_a_valid_config_file_mounted_where_the_variable_say
     path = tmp_path / "config.yaml"
     path.write_text(configmap["data"]["config.yaml"])
     settings = load_settings(str(path), environ={})
-    assert [c.name for c in settings.clusters] == ["hub"]
-    assert settings.clusters[0].in_cluster
+    assert [c.name for c in settings.fleet.clusters] == ["hub"]
+    assert settings.fleet.clusters[0].in_cluster
     for _, spec in pod_specs(docs):
         volume = next(v for v in spec["volumes"] if v["name"] == "config")
         assert volume["configMap"]["name"] == configmap["metadata"]["name"]

@@ -316,14 +316,14 @@ def test_no_credential_ever_appears_in_the_output(fleet: Fleet, tmp_path: Path) 
 def test_in_a_pod_the_cluster_it_runs_in_is_read_with_its_service_account(
     fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.settings
+    import bot.settings.load
 
     server = fleet.servers["rke2"]
     # The pod's service account directory, as the kubelet mounts it: token and ca.crt.
     token = tmp_path / "token"
     token.write_text(fleet.tokens["rke2"])
     (tmp_path / "ca.crt").write_bytes(server.ca_file.read_bytes())
-    monkeypatch.setattr(bot.settings, "SERVICE_ACCOUNT_TOKEN", token)
+    monkeypatch.setattr(bot.settings.load, "SERVICE_ACCOUNT_TOKEN", token)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
     code, out, err = run("inventory", "--json")

@@ -1,6 +1,6 @@
 """The README's settings and permissions tables are generated; this keeps them true.
 
-Regenerate with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/jobs/inventory/test_readme.py``.
+Regenerate with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/bot/settings/test_table.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from bot.settings import settings_table
 from jobs.inventory.resources import permissions_table
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 @pytest.mark.parametrize(

@@ -37,9 +37,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_the_fleet_comes_from_the_configuration_file(tmp_path: Path) -> None:
     settings = load_settings(str(write(tmp_path, FLEET)), environ={})
-    assert settings.concurrency == 8
-    assert settings.cluster_timeout == 12.5
-    prod, edge, here = settings.clusters
+    assert settings.fleet.concurrency == 8
+    assert settings.fleet.cluster_timeout == 12.5
+    prod, edge, here = settings.fleet.clusters
     assert prod.kubeconfig == tmp_path / "kubeconfigs/prod.yaml"
     assert prod.context == "prod-eu"
     assert dict(prod.labels) == {"env": "prod", "team": "payments"}
@@ -61,19 +61,20 @@ def test_variables_win_over_the_file(tmp_path: Path) -> None:
         "NETADVISOR_CLUSTERS": "[{name: x, dump: /tmp/x.json}]",
     }
     settings = load_settings(str(path), environ=env)
-    assert (settings.concurrency, settings.cluster_timeout) == (3, 7.0)
-    assert [c.name for c in settings.clusters] == ["x"]
+    assert (settings.fleet.concurrency, settings.fleet.cluster_timeout) == (3, 7.0)
+    assert [c.name for c in settings.fleet.clusters] == ["x"]
 
 
 def test_the_file_is_found_by_variable_then_xdg_and_may_be_absent(tmp_path: Path) -> None:
     path = write(tmp_path, "concurrency: 5\n")
-    assert load_settings(environ={"NETADVISOR_CONFIG": str(path)}).concurrency == 5
+    assert load_settings(environ={"NETADVISOR_CONFIG": str(path)}).fleet.concurrency == 5
     xdg = tmp_path / "xdg" / "netadvisor"
     xdg.mkdir(parents=True)
     (xdg / "config.yaml").write_text("concurrency: 6\n")
-    assert load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}).concurrency == 6
+    assert load_settings(environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}).fleet.concurrency == 6
     nothing = load_settings(environ={"HOME": str(tmp_path / "nobody")})
-    assert nothing.config_file is None and nothing.clusters == () and nothing.concurrency == 16
+    assert nothing.config_file is None
+    assert (nothing.fleet.clusters, nothing.fleet.concurrency) == ((), 16)
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import settings as settings_module
 from bot.settings import SettingsError, load_settings
+from bot.settings import load as settings_load
 
 
 def test_defaults_are_text_logs_at_the_commands_level_and_automatic_election() -> None:
     settings = load_settings(None, {})
-    assert (settings.log_format, settings.log_level, settings.leader_election) == (
+    assert (settings.logging.format, settings.logging.level, settings.schedule.leader_election) == (
         "text",
         None,  # info for serve, warning for the one-shot commands
         "auto",
@@ -23,10 +23,10 @@ def test_variables_and_the_file_set_them(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("log-format: json\nleader-election: off\n")  # YAML reads off as false
     from_file = load_settings(str(config), {})
-    assert (from_file.log_format, from_file.leader_election) == ("json", "off")
+    assert (from_file.logging.format, from_file.schedule.leader_election) == ("json", "off")
     from_env = load_settings(str(config), {"NETADVISOR_LOG_LEVEL": "Debug",
                                            "NETADVISOR_LEADER_ELECTION": "on"})  # fmt: skip
-    assert (from_env.log_level, from_env.leader_election) == ("debug", "on")
+    assert (from_env.logging.level, from_env.schedule.leader_election) == ("debug", "on")
 
 
 @pytest.mark.parametrize(
@@ -67,8 +67,8 @@ def test_in_a_pod_the_name_and_namespace_come_from_the_hostname_and_the_service_
     token = tmp_path / "token"
     token.write_text("t")
     (tmp_path / "namespace").write_text("netadvisor\n")
-    monkeypatch.setattr(settings_module, "SERVICE_ACCOUNT_TOKEN", token)
-    monkeypatch.setattr(settings_module, "SERVICE_ACCOUNT_NAMESPACE", tmp_path / "namespace")
+    monkeypatch.setattr(settings_load, "SERVICE_ACCOUNT_TOKEN", token)
+    monkeypatch.setattr(settings_load, "SERVICE_ACCOUNT_NAMESPACE", tmp_path / "namespace")
     environment = load_settings(
         None, {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "HOSTNAME": "netadvisor-7d9f-abcde"}
     ).environment

@@ -147,9 +147,9 @@ def test_who_may_mute_from_slack_is_a_list_of_ids_or_ids_separated_by_commas(
     config = tmp_path / "config.yaml"
     config.write_text("slack-mute-users: [U0ADMIN, U0OPS]\n", encoding="utf-8")
     settings = load_settings(str(config), {"NETADVISOR_SLACK_MUTE_CHANNELS": "C0OPS, C0NET"})
-    assert settings.slack_mute_users == ("U0ADMIN", "U0OPS")
-    assert settings.slack_mute_channels == ("C0OPS", "C0NET")
-    assert load_settings(None, {}).slack_mute_users == ()
+    assert settings.slack.mute_users == ("U0ADMIN", "U0OPS")
+    assert settings.slack.mute_channels == ("C0OPS", "C0NET")
+    assert load_settings(None, {}).slack.mute_users == ()
     with pytest.raises(SettingsError) as caught:
         load_settings(None, {"NETADVISOR_SLACK_MUTE_USERS": "[1, 2]"})
     assert caught.value.where == "NETADVISOR_SLACK_MUTE_USERS"
