@@ -281,6 +281,7 @@ _EXTRA_COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_inventory",
     "bot.cli_upstream",
     "bot.cli_service",
+    "bot.cli_report",
 )
 
 
