@@ -108,9 +108,15 @@ footer{color:#64748b;font-size:.8rem}
 @media (max-width:600px){
 body{font-size:14px}
 header,main,footer{padding:10px}
-thead th{min-width:52px;font-size:.68rem}
-td.cell{min-width:44px;font-size:.72rem;padding:6px 2px}
-tbody th{max-width:130px;white-space:normal}
+h1{font-size:1.1rem}
+.summary{font-size:.9rem}
+.controls{gap:6px 10px;font-size:.85rem}
+.legend{font-size:.72rem;gap:4px 8px}
+thead th[data-advisory]{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;
+min-width:0;max-width:none;text-align:left;padding:6px 4px;font-size:.7rem}
+td.cell{min-width:38px;font-size:.7rem;padding:8px 2px}
+tbody th{max-width:120px;white-space:normal;font-size:.8rem}
+thead th.corner{min-width:96px}
 #detail{left:0;right:0;bottom:0;width:100%;max-height:65vh;border-radius:12px 12px 0 0}
 }
 """
