@@ -28,8 +28,8 @@ from bot.scaffold import ScaffoldError, render_config, write_config
 from bot.settings import Settings, SettingsError, load_settings
 from bot.state import state_database
 from jobs.checks import CheckResult, CheckStatus
-from jobs.inventory.port import InventoryError
 from jobs.inventory.kube import KubeReader, list_contexts
+from jobs.inventory.port import InventoryError
 
 __all__ = ["HANDLERS", "cmd_doctor", "cmd_init", "cmd_report", "format_checks", "register"]
 
@@ -52,12 +52,20 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="where to write it ('-' or nothing: standard output; a PNG needs a file)",
     )
-    report.add_argument("--output", "-o", choices=_FORMATS, default="html",
-                        help="html (default): one self-contained page; markdown: for a ticket "
-                        "or a PR comment; png: the matrix as an image")  # fmt: skip
-    report.add_argument("--from", dest="source", metavar="JSON",
-                        help="a saved `netadvisor scan --json` document ('-': standard input) "
-                        "instead of scanning")  # fmt: skip
+    report.add_argument(
+        "--output",
+        "-o",
+        choices=_FORMATS,
+        default="html",
+        help="html (default): one self-contained page; markdown: for a ticket "
+        "or a PR comment; png: the matrix as an image",
+    )
+    report.add_argument(
+        "--from",
+        dest="source",
+        metavar="JSON",
+        help="a saved `netadvisor scan --json` document ('-': standard input) instead of scanning",
+    )
     _fleet_flags(report)
 
     doctor = commands.add_parser(
@@ -68,8 +76,9 @@ def register(commands: Any) -> None:
         "GitHub token and rate limit, and the state database. Exits 1 when a check fails.",
     )
     _fleet_flags(doctor)
-    doctor.add_argument("--post-test", action="store_true",
-                        help="also post a test message in every routed channel")  # fmt: skip
+    doctor.add_argument(
+        "--post-test", action="store_true", help="also post a test message in every routed channel"
+    )
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
 
     init = commands.add_parser(
@@ -78,22 +87,35 @@ def register(commands: Any) -> None:
         description="Write a configuration with one cluster per kubeconfig context and the "
         "Slack and schedule settings commented out. Never overwrites a file.",
     )
-    init.add_argument("--config", metavar="PATH",
-                      help="file to write (default: $NETADVISOR_CONFIG, else "
-                      "$XDG_CONFIG_HOME/netadvisor/config.yaml)")  # fmt: skip
-    init.add_argument("--kubeconfig", metavar="PATH",
-                      help="kubeconfig to read (default: $KUBECONFIG, else ~/.kube/config)")  # fmt: skip
+    init.add_argument(
+        "--config",
+        metavar="PATH",
+        help="file to write (default: $NETADVISOR_CONFIG, else "
+        "$XDG_CONFIG_HOME/netadvisor/config.yaml)",
+    )
+    init.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig to read (default: $KUBECONFIG, else ~/.kube/config)",
+    )
     init.add_argument("--stdout", action="store_true", help="print it instead of writing it")
 
 
 def _fleet_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="configuration file")
-    parser.add_argument("--kubeconfig", action="append", default=[], metavar="PATH",
-                        help="every context of this kubeconfig, or those of --context")  # fmt: skip
-    parser.add_argument("--context", action="append", default=[], metavar="NAME",
-                        help="this context (repeatable)")  # fmt: skip
-    parser.add_argument("--dump", action="append", default=[], metavar="PATH",
-                        help="a dump bundle (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--kubeconfig",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="every context of this kubeconfig, or those of --context",
+    )
+    parser.add_argument(
+        "--context", action="append", default=[], metavar="NAME", help="this context (repeatable)"
+    )
+    parser.add_argument(
+        "--dump", action="append", default=[], metavar="PATH", help="a dump bundle (repeatable)"
+    )
     parser.add_argument("--state", metavar="URL", help="state database URL for this run")
 
 
@@ -137,8 +159,9 @@ def _scan_document(args: argparse.Namespace, err: TextIO) -> tuple[Any, datetime
 def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``netadvisor report``."""
     if args.output == "png" and args.file == "-":
-        print(f"{PROG}: argument FILE: a PNG needs a file name (report -o png matrix.png)",
-              file=err)  # fmt: skip
+        print(
+            f"{PROG}: argument FILE: a PNG needs a file name (report -o png matrix.png)", file=err
+        )
         return 2
     scanned = _scan_document(args, err)
     if isinstance(scanned, int):
@@ -169,9 +192,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{PROG}: argument FILE: {path}: {exc.strerror}", file=err)
         return 1
     exposed = len(report.exposed_columns)
-    print(f"{path}: {len(report.clusters)} clusters x {exposed} advisories that hold somewhere "
-          f"({len(report.columns)} in the catalog), {len(report.unreadable)} unreadable",
-          file=err)  # fmt: skip
+    print(
+        f"{path}: {len(report.clusters)} clusters x {exposed} advisories that hold somewhere "
+        f"({len(report.columns)} in the catalog), {len(report.unreadable)} unreadable",
+        file=err,
+    )
     return 0
 
 
@@ -193,8 +218,10 @@ def _collapse(results: Sequence[CheckResult]) -> list[CheckResult]:
     for result in results:
         cluster, _, what = result.subject.partition(": ")
         permission = result.area == "kubernetes" and what not in (
-            "reachable", "authenticated", "credentials",
-        )  # fmt: skip
+            "reachable",
+            "authenticated",
+            "credentials",
+        )
         if permission and result.status is CheckStatus.OK:
             granted[cluster] = granted.get(cluster, 0) + 1
             continue
@@ -205,14 +232,20 @@ def _collapse(results: Sequence[CheckResult]) -> list[CheckResult]:
         cluster, _, what = result.subject.partition(": ")
         if result.area == "kubernetes" and what == "authenticated" and cluster in granted:
             denied = sum(
-                1 for r in results
-                if r.subject.startswith(cluster + ": ") and r.failed
+                1
+                for r in results
+                if r.subject.startswith(cluster + ": ")
+                and r.failed
                 and r.subject.partition(": ")[2] not in ("reachable", "authenticated")
-            )  # fmt: skip
+            )
             total = granted[cluster] + denied
             merged.append(
-                CheckResult("kubernetes", f"{cluster}: permissions", CheckStatus.OK,
-                            f"{granted[cluster]} of {total} inventory needs granted")  # fmt: skip
+                CheckResult(
+                    "kubernetes",
+                    f"{cluster}: permissions",
+                    CheckStatus.OK,
+                    f"{granted[cluster]} of {total} inventory needs granted",
+                )
             )
     return merged
 
@@ -230,8 +263,9 @@ def format_checks(results: Sequence[CheckResult]) -> str:
         )
     lines = [head]
     for result in _collapse(results):
-        lines.append(f"{_MARKS[result.status]}  {result.area:<10}  {result.subject}: "
-                     f"{result.message}")  # fmt: skip
+        lines.append(
+            f"{_MARKS[result.status]}  {result.area:<10}  {result.subject}: {result.message}"
+        )
         if result.fix and result.status in (CheckStatus.FAIL, CheckStatus.WARN):
             lines.append(f"{'':16}fix: {result.fix}")
     return "\n".join(lines)
@@ -244,26 +278,41 @@ def _kubernetes(args: argparse.Namespace, settings: Settings) -> list[CheckResul
     fleet = fleet_from(args, settings)
     if fleet.demo:
         return [
-            CheckResult("kubernetes", "clusters", CheckStatus.SKIP,
-                        "none configured: scan reads the bundled demo fleet",
-                        "run `netadvisor init` to write a configuration from your kubeconfig")  # fmt: skip
+            CheckResult(
+                "kubernetes",
+                "clusters",
+                CheckStatus.SKIP,
+                "none configured: scan reads the bundled demo fleet",
+                "run `netadvisor init` to write a configuration from your kubeconfig",
+            )
         ]
     out: list[CheckResult] = []
     for target in fleet.targets:
         if isinstance(target.reader, KubeReader):
-            out += check_access(target.name, target.reader.connect,
-                                timeout=min(settings.cluster_timeout, 15.0))  # fmt: skip
+            out += check_access(
+                target.name, target.reader.connect, timeout=min(settings.cluster_timeout, 15.0)
+            )
         else:
-            out.append(CheckResult("kubernetes", target.name, CheckStatus.SKIP,
-                                   f"read from {target.origin}: nothing to connect to"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "kubernetes",
+                    target.name,
+                    CheckStatus.SKIP,
+                    f"read from {target.origin}: nothing to connect to",
+                )
+            )
     return out
 
 
 def _slack(settings: Settings, post_test: bool, now: datetime) -> list[CheckResult]:
     if settings.slack_bot_token is None:
         return [
-            CheckResult("slack", "token", CheckStatus.SKIP,
-                        "no SLACK_BOT_TOKEN: messages are printed, not posted")  # fmt: skip
+            CheckResult(
+                "slack",
+                "token",
+                CheckStatus.SKIP,
+                "no SLACK_BOT_TOKEN: messages are printed, not posted",
+            )
         ]
     from bot.slack.doctor import check_slack
     from bot.slack.notifier import make_client
@@ -273,8 +322,15 @@ def _slack(settings: Settings, post_test: bool, now: datetime) -> list[CheckResu
     client = make_client(settings.slack_bot_token.reveal(), settings.slack_api_url, timeout=15)
     results = check_slack(client, channels, post_test=post_test, now=now)
     if not channels and not any(r.failed for r in results):
-        results.append(CheckResult("slack", "channels", CheckStatus.WARN, "none configured",
-                                   "set slack-channel (or slack-routes)"))  # fmt: skip
+        results.append(
+            CheckResult(
+                "slack",
+                "channels",
+                CheckStatus.WARN,
+                "none configured",
+                "set slack-channel (or slack-routes)",
+            )
+        )
     return results
 
 
@@ -292,8 +348,13 @@ def _database(args: argparse.Namespace, settings: Settings) -> CheckResult:
     try:
         database = state_database(settings, args.state)
     except SettingsError as exc:
-        return CheckResult("database", "state", CheckStatus.FAIL, str(exc),
-                           "set database: or NETADVISOR_DATABASE_URL")  # fmt: skip
+        return CheckResult(
+            "database",
+            "state",
+            CheckStatus.FAIL,
+            str(exc),
+            "set database: or NETADVISOR_DATABASE_URL",
+        )
     return check_database(database.url)
 
 
@@ -330,11 +391,16 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         data = {
             "ok": not any(r.failed for r in results),
             "checks": [
-                {"area": r.area, "subject": r.subject, "status": r.status.value,
-                 "message": r.message, "fix": r.fix}
+                {
+                    "area": r.area,
+                    "subject": r.subject,
+                    "status": r.status.value,
+                    "message": r.message,
+                    "fix": r.fix,
+                }
                 for r in results
             ],
-        }  # fmt: skip
+        }
         print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     else:
         print(format_checks(results), file=out)
@@ -362,8 +428,11 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         home = Path(os.environ.get("HOME", "~")).expanduser() / ".kube" / "config"
         kubeconfig = str(home) if home.is_file() else None
     if not kubeconfig:
-        print(f"{PROG}: argument --kubeconfig: none given, and neither $KUBECONFIG nor "
-              "~/.kube/config exists", file=err)  # fmt: skip
+        print(
+            f"{PROG}: argument --kubeconfig: none given, and neither $KUBECONFIG nor "
+            "~/.kube/config exists",
+            file=err,
+        )
         return 2
     try:
         contexts, current = list_contexts(kubeconfig)
@@ -376,16 +445,20 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     path = Path(args.config).expanduser() if args.config else _default_config_path()
     if path is None:
-        print(f"{PROG}: argument --config: no $HOME or $XDG_CONFIG_HOME; give --config PATH",
-              file=err)  # fmt: skip
+        print(
+            f"{PROG}: argument --config: no $HOME or $XDG_CONFIG_HOME; give --config PATH", file=err
+        )
         return 2
     try:
         write_config(path, text)
     except ScaffoldError as exc:
         print(f"{PROG}: {exc}", file=err)
         return 1
-    print(f"{path}: {len(contexts)} cluster{'s' if len(contexts) != 1 else ''} from "
-          f"{kubeconfig}. Next: netadvisor doctor, then netadvisor scan.", file=out)  # fmt: skip
+    print(
+        f"{path}: {len(contexts)} cluster{'s' if len(contexts) != 1 else ''} from "
+        f"{kubeconfig}. Next: netadvisor doctor, then netadvisor scan.",
+        file=out,
+    )
     return 0
 
 

@@ -29,9 +29,8 @@ def _yaml_text(value: str) -> str:
 
 
 def _cluster_name(context: str) -> str:
-    # ARNs and user@cluster names make long display names; keep the last meaningful part.
-    name = context.rsplit("/", 1)[-1] if context.startswith("arn:") else context
-    return name
+    # EKS contexts are ARNs (arn:aws:eks:REGION:ACCOUNT:cluster/NAME): keep NAME.
+    return context.rsplit("/", 1)[-1] if context.startswith("arn:") else context
 
 
 def render_config(kubeconfig: str, contexts: Sequence[str], current: str | None = None) -> str:
@@ -94,7 +93,9 @@ def write_config(path: Path, text: str) -> None:
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        raise ScaffoldError(f"{path} exists; netadvisor init never overwrites a configuration "
-                            "(move it away, or pass --config OTHER)") from None  # fmt: skip
+        raise ScaffoldError(
+            f"{path} exists; netadvisor init never overwrites a configuration "
+            "(move it away, or pass --config OTHER)"
+        ) from None
     except OSError as exc:
         raise ScaffoldError(f"{path}: cannot write: {exc.strerror}") from None

@@ -173,7 +173,8 @@ function sortRows(){
  var how=document.getElementById("sort-clusters").value;
  var rows=Array.prototype.slice.call(body.rows);
  rows.sort(function(x,y){
-  if(how==="exposure"){var d=Number(y.getAttribute("data-worst"))-Number(x.getAttribute("data-worst"));
+  if(how==="exposure"){
+   var d=Number(y.getAttribute("data-worst"))-Number(x.getAttribute("data-worst"));
    if(d){return d;}var e=Number(y.getAttribute("data-score"))-Number(x.getAttribute("data-score"));
    if(e){return e;}}
   return x.getAttribute("data-cluster").localeCompare(y.getAttribute("data-cluster"));});
@@ -302,7 +303,7 @@ def render_html(report: FleetReport, title: str = "netadvisor: fleet exposure") 
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         # Nothing may load from the network when the page is viewed.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">",
         f"<title>{escape(title)}</title>",
         f"<style>{_css()}</style></head><body>",
@@ -319,7 +320,9 @@ def render_html(report: FleetReport, title: str = "netadvisor: fleet exposure") 
         f'<p class="summary">{escape(_summary(report))}</p>',
     ]
     if unreadable:
-        out.append('<div class="unreadable" id="unreadable"><b>Not read (verdicts unknown):</b><ul>')
+        out.append(
+            '<div class="unreadable" id="unreadable"><b>Not read (verdicts unknown):</b><ul>'
+        )
         for row in unreadable:
             error = f": {escape(row.error)}" if row.error else ""
             out.append(f"<li><b>{escape(row.name)}</b> ({escape(row.status)}){error}</li>")

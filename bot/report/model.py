@@ -141,8 +141,9 @@ class ClusterRow:
         """The worst shade of the row, for sorting clusters by exposure."""
         if not self.readable:
             return Shade.UNREAD
-        return max((c.shade for c in self.cells.values()), key=lambda s: s.rank,
-                   default=Shade.NOT_AFFECTED)  # fmt: skip
+        return max(
+            (c.shade for c in self.cells.values()), key=lambda s: s.rank, default=Shade.NOT_AFFECTED
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +180,20 @@ class FleetReport:
         return tuple(
             col
             for col in self.columns
-            if any(row.shade(col.id) not in (Shade.NOT_AFFECTED, Shade.UNREAD)
-                   for row in self.clusters)  # fmt: skip
+            if any(
+                row.shade(col.id) not in (Shade.NOT_AFFECTED, Shade.UNREAD) for row in self.clusters
+            )
         )
 
     def count(self, *shades: Shade) -> int:
         """Cells of readable clusters with one of these shades."""
         return sum(
-            1 for row in self.clusters if row.readable
-            for cell in row.cells.values() if cell.shade in shades
-        )  # fmt: skip
+            1
+            for row in self.clusters
+            if row.readable
+            for cell in row.cells.values()
+            if cell.shade in shades
+        )
 
 
 def _severity_rank(severity: str | None) -> int:

@@ -93,8 +93,12 @@ def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -
             box = (x, y, x + _CELL_W - 1, y + _CELL_H - 1)
             draw.rectangle(box, fill=COLOURS[shade], outline=_GRID)
             label_w = _text_width(small, shade.label)
-            draw.text((x + (_CELL_W - label_w) // 2, y + 8), shade.label,
-                      fill=_cell_ink(shade), font=small)  # fmt: skip
+            draw.text(
+                (x + (_CELL_W - label_w) // 2, y + 8),
+                shade.label,
+                fill=_cell_ink(shade),
+                font=small,
+            )
         y += _CELL_H
     if len(report.clusters) > _MAX_ROWS:
         more = len(report.clusters) - _MAX_ROWS

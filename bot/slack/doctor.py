@@ -68,37 +68,66 @@ def check_slack(
         answer = client.auth_test()
     except SlackApiError as exc:
         return [
-            CheckResult("slack", "token", CheckStatus.FAIL, f"auth.test: {_error(exc)}",
-                        "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-...) "
-                        'from "OAuth & Permissions"')  # fmt: skip
+            CheckResult(
+                "slack",
+                "token",
+                CheckStatus.FAIL,
+                f"auth.test: {_error(exc)}",
+                "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-...) "
+                'from "OAuth & Permissions"',
+            )
         ]
     except (SlackClientError, OSError) as exc:
         return [
-            CheckResult("slack", "token", CheckStatus.FAIL,
-                        f"cannot reach Slack: {type(exc).__name__}",
-                        "check slack_api_url and the network path (proxy, firewall)")  # fmt: skip
+            CheckResult(
+                "slack",
+                "token",
+                CheckStatus.FAIL,
+                f"cannot reach Slack: {type(exc).__name__}",
+                "check slack_api_url and the network path (proxy, firewall)",
+            )
         ]
     out.append(
-        CheckResult("slack", "token", CheckStatus.OK,
-                    f"bot @{answer.get('user')} ({answer.get('user_id')}) in "
-                    f"{answer.get('team')} ({answer.get('team_id')})")  # fmt: skip
+        CheckResult(
+            "slack",
+            "token",
+            CheckStatus.OK,
+            f"bot @{answer.get('user')} ({answer.get('user_id')}) in "
+            f"{answer.get('team')} ({answer.get('team_id')})",
+        )
     )
     granted = granted_scopes(answer.headers)
     if granted is None:
-        out.append(CheckResult("slack", "scopes", CheckStatus.WARN,
-                               "Slack did not say which scopes the token has",
-                               "check the scopes by hand against the app manifest"))  # fmt: skip
+        out.append(
+            CheckResult(
+                "slack",
+                "scopes",
+                CheckStatus.WARN,
+                "Slack did not say which scopes the token has",
+                "check the scopes by hand against the app manifest",
+            )
+        )
     else:
         missing = [s for s in required if s not in granted]
         if missing:
             out.append(
-                CheckResult("slack", "scopes", CheckStatus.FAIL,
-                            f"missing {', '.join(missing)} (of {len(required)} the manifest asks)",
-                            _REINSTALL.replace("it", "them" if len(missing) > 1 else "it", 1))  # fmt: skip
+                CheckResult(
+                    "slack",
+                    "scopes",
+                    CheckStatus.FAIL,
+                    f"missing {', '.join(missing)} (of {len(required)} the manifest asks)",
+                    _REINSTALL.replace("it", "them" if len(missing) > 1 else "it", 1),
+                )
             )
         else:
-            out.append(CheckResult("slack", "scopes", CheckStatus.OK,
-                                   f"all {len(required)} of the manifest granted"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "slack",
+                    "scopes",
+                    CheckStatus.OK,
+                    f"all {len(required)} of the manifest granted",
+                )
+            )
     notifier = SlackNotifier(client)
     for channel in dict.fromkeys(channels):
         subject = f"channel {channel}"
@@ -106,24 +135,49 @@ def check_slack(
             channel_id = notifier.channel_id(channel)
             info = client.conversations_info(channel=channel_id)
         except NotifyError:
-            out.append(CheckResult("slack", subject, CheckStatus.FAIL, "not found",
-                                   "create the channel or fix its name in slack_channel / "
-                                   "slack_routes"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "slack",
+                    subject,
+                    CheckStatus.FAIL,
+                    "not found",
+                    "create the channel or fix its name in slack_channel / slack_routes",
+                )
+            )
             continue
         except SlackApiError as exc:
-            out.append(CheckResult("slack", subject, CheckStatus.FAIL,
-                                   f"conversations.info: {_error(exc)}",
-                                   "grant channels:read and groups:read"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "slack",
+                    subject,
+                    CheckStatus.FAIL,
+                    f"conversations.info: {_error(exc)}",
+                    "grant channels:read and groups:read",
+                )
+            )
             continue
         data = info.get("channel") or {}
         if data.get("is_archived"):
-            out.append(CheckResult("slack", subject, CheckStatus.FAIL, "archived",
-                                   "route to a channel that is not archived"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "slack",
+                    subject,
+                    CheckStatus.FAIL,
+                    "archived",
+                    "route to a channel that is not archived",
+                )
+            )
             continue
         if not data.get("is_member"):
-            out.append(CheckResult("slack", subject, CheckStatus.FAIL,
-                                   f"the bot is not a member of {channel_id}",
-                                   f"invite it: /invite @{answer.get('user')} in {channel}"))  # fmt: skip
+            out.append(
+                CheckResult(
+                    "slack",
+                    subject,
+                    CheckStatus.FAIL,
+                    f"the bot is not a member of {channel_id}",
+                    f"invite it: /invite @{answer.get('user')} in {channel}",
+                )
+            )
             continue
         out.append(CheckResult("slack", subject, CheckStatus.OK, f"bot is a member ({channel_id})"))
         if post_test:
@@ -139,10 +193,21 @@ def _post_test(client: WebClient, channel: str, channel_id: str, now: datetime) 
     try:
         answer = client.chat_postMessage(channel=channel_id, text=text)
     except SlackApiError as exc:
-        return CheckResult("slack", f"test post {channel}", CheckStatus.FAIL,
-                           f"chat.postMessage: {_error(exc)}", "grant chat:write and invite the bot")  # fmt: skip
+        return CheckResult(
+            "slack",
+            f"test post {channel}",
+            CheckStatus.FAIL,
+            f"chat.postMessage: {_error(exc)}",
+            "grant chat:write and invite the bot",
+        )
     except (SlackClientError, OSError) as exc:
-        return CheckResult("slack", f"test post {channel}", CheckStatus.FAIL,
-                           f"chat.postMessage: {type(exc).__name__}", "rerun doctor --post-test")  # fmt: skip
-    return CheckResult("slack", f"test post {channel}", CheckStatus.OK,
-                       f"posted (ts {answer.get('ts')})")  # fmt: skip
+        return CheckResult(
+            "slack",
+            f"test post {channel}",
+            CheckStatus.FAIL,
+            f"chat.postMessage: {type(exc).__name__}",
+            "rerun doctor --post-test",
+        )
+    return CheckResult(
+        "slack", f"test post {channel}", CheckStatus.OK, f"posted (ts {answer.get('ts')})"
+    )

@@ -45,9 +45,12 @@ def upload_image(
         if error == "missing_scope":
             needed = exc.response.get("needed") or "files:write"
             error = f"missing_scope (add the bot scope {needed} to the Slack app and reinstall it)"
-        raise NotDelivered(error, channel=channel, method="files.completeUploadExternal",
-                           channel_problem=error in ("not_in_channel", "channel_not_found"),
-                           ) from None  # fmt: skip
+        raise NotDelivered(
+            error,
+            channel=channel,
+            method="files.completeUploadExternal",
+            channel_problem=error in ("not_in_channel", "channel_not_found"),
+        ) from None
     except (SlackClientError, OSError) as exc:
         raise NotDelivered(
             f"upload failed: {type(exc).__name__}", channel=channel, method="files_upload_v2"

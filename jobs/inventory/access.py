@@ -109,8 +109,14 @@ def check_access(
                     )
                 )
                 return out
-            out.append(result("reachable", CheckStatus.FAIL, f"HTTP {exc.status} from /version",
-                              "check the API server's health and the context's server URL"))  # fmt: skip
+            out.append(
+                result(
+                    "reachable",
+                    CheckStatus.FAIL,
+                    f"HTTP {exc.status} from /version",
+                    "check the API server's health and the context's server URL",
+                )
+            )
             return out
         except Exception as exc:  # urllib3 and ssl errors come in many types
             out.append(
@@ -123,9 +129,7 @@ def check_access(
                 )
             )
             return out
-        out.append(
-            result("reachable", CheckStatus.OK, f"Kubernetes {version.git_version} answers")
-        )
+        out.append(result("reachable", CheckStatus.OK, f"Kubernetes {version.git_version} answers"))
         authorization = AuthorizationV1Api(api)
         authenticated = False
         for grant in permissions:
@@ -134,7 +138,13 @@ def check_access(
                 subject = _subject(attributes)
                 review = V1SelfSubjectAccessReview(
                     spec=V1SelfSubjectAccessReviewSpec(
-                        resource_attributes=V1ResourceAttributes(**attributes)
+                        resource_attributes=V1ResourceAttributes(
+                            group=attributes["group"],
+                            resource=attributes["resource"],
+                            verb=attributes["verb"],
+                            namespace=attributes["namespace"],
+                            name=attributes["name"],
+                        )
                     )
                 )
                 try:
@@ -163,9 +173,14 @@ def check_access(
                     )
                     continue
                 except Exception as exc:
-                    out.append(result(subject, CheckStatus.FAIL,
-                                      f"no answer: {type(exc).__name__}: {_short(exc)}",
-                                      "rerun doctor; check the network path"))  # fmt: skip
+                    out.append(
+                        result(
+                            subject,
+                            CheckStatus.FAIL,
+                            f"no answer: {type(exc).__name__}: {_short(exc)}",
+                            "rerun doctor; check the network path",
+                        )
+                    )
                     continue
                 if not authenticated:
                     authenticated = True
@@ -176,9 +191,12 @@ def check_access(
                 else:
                     reason = f" ({status.reason})" if status is not None and status.reason else ""
                     out.append(
-                        result(subject, CheckStatus.FAIL,
-                               f"denied{reason}: inventory needs it for {grant.why}",
-                               _FIX_RBAC)  # fmt: skip
+                        result(
+                            subject,
+                            CheckStatus.FAIL,
+                            f"denied{reason}: inventory needs it for {grant.why}",
+                            _FIX_RBAC,
+                        )
                     )
     finally:
         close = getattr(api, "close", None)

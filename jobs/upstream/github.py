@@ -703,16 +703,24 @@ def check_access(client: httpx.Client, *, token_given: bool, now: datetime) -> l
         response = client.get("/rate_limit")
     except httpx.HTTPError as exc:
         return [
-            CheckResult("github", "reachable", CheckStatus.FAIL,
-                        f"cannot reach {base}: {type(exc).__name__}",
-                        "check github_api_url and the network path (proxy, firewall)")  # fmt: skip
+            CheckResult(
+                "github",
+                "reachable",
+                CheckStatus.FAIL,
+                f"cannot reach {base}: {type(exc).__name__}",
+                "check github_api_url and the network path (proxy, firewall)",
+            )
         ]
     if response.status_code == 401:
         return [
-            CheckResult("github", "token", CheckStatus.FAIL,
-                        f"{base} refused the token (401 Bad credentials)",
-                        "create a new token (no scopes needed for public repositories) and set "
-                        "GITHUB_TOKEN")  # fmt: skip
+            CheckResult(
+                "github",
+                "token",
+                CheckStatus.FAIL,
+                f"{base} refused the token (401 Bad credentials)",
+                "create a new token (no scopes needed for public repositories) and set "
+                "GITHUB_TOKEN",
+            )
         ]
     try:
         response.raise_for_status()
@@ -721,18 +729,26 @@ def check_access(client: httpx.Client, *, token_given: bool, now: datetime) -> l
         reset = datetime.fromtimestamp(int(core["reset"]), UTC)
     except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
         return [
-            CheckResult("github", "rate limit", CheckStatus.FAIL,
-                        f"unexpected answer from {base}/rate_limit: {type(exc).__name__}",
-                        "check github_api_url (GitHub Enterprise: https://HOST/api/v3)")  # fmt: skip
+            CheckResult(
+                "github",
+                "rate limit",
+                CheckStatus.FAIL,
+                f"unexpected answer from {base}/rate_limit: {type(exc).__name__}",
+                "check github_api_url (GitHub Enterprise: https://HOST/api/v3)",
+            )
         ]
     out = []
     if token_given:
         out.append(CheckResult("github", "token", CheckStatus.OK, "accepted"))
     else:
         out.append(
-            CheckResult("github", "token", CheckStatus.WARN,
-                        f"none: anonymous requests, {limit} an hour",
-                        "set GITHUB_TOKEN for 5,000 requests an hour")  # fmt: skip
+            CheckResult(
+                "github",
+                "token",
+                CheckStatus.WARN,
+                f"none: anonymous requests, {limit} an hour",
+                "set GITHUB_TOKEN for 5,000 requests an hour",
+            )
         )
     minutes = max(0, int((reset - now).total_seconds() // 60))
     low = remaining < max(10, limit // 10)

@@ -26,8 +26,15 @@ def _run(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh HOME with no configuration, kubeconfig or tokens."""
-    for name in ("KUBECONFIG", "NETADVISOR_CONFIG", "SLACK_BOT_TOKEN", "GITHUB_TOKEN",
-                 "NETADVISOR_DATABASE_URL", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):  # fmt: skip
+    for name in (
+        "KUBECONFIG",
+        "NETADVISOR_CONFIG",
+        "SLACK_BOT_TOKEN",
+        "GITHUB_TOKEN",
+        "NETADVISOR_DATABASE_URL",
+        "XDG_CONFIG_HOME",
+        "XDG_STATE_HOME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return tmp_path
@@ -63,8 +70,9 @@ def test_report_from_a_saved_scan_as_markdown_and_png(isolated: Path) -> None:
 def test_report_errors_name_the_argument_and_the_field(isolated: Path) -> None:
     code, _, err = _run("report", "-o", "png")
     assert (code, err.strip()) == (
-        2, "netadvisor: argument FILE: a PNG needs a file name (report -o png matrix.png)"
-    )  # fmt: skip
+        2,
+        "netadvisor: argument FILE: a PNG needs a file name (report -o png matrix.png)",
+    )
     bad = isolated / "bad.json"
     bad.write_text(json.dumps({"catalog_version": "1", "clusters": [{"name": "x"}]}))
     code, _, err = _run("report", "--from", str(bad))
@@ -107,13 +115,19 @@ def test_doctor_names_the_one_missing_permission_and_the_one_missing_scope(
     ):
         kubeconfig = write_kubeconfig(isolated / "kubeconfig", [("prod-eu", kube, "kube-s3cret")])
         config = isolated / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "clusters": [{"name": "prod-eu", "kubeconfig": str(kubeconfig), "context": "prod-eu"}],
-            "slack-channel": "#net-alerts",
-            "slack-api-url": slack.url,
-            "github-api-url": github.url,
-            "database": f"sqlite:///{isolated / 'state.db'}",
-        }))  # fmt: skip
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "clusters": [
+                        {"name": "prod-eu", "kubeconfig": str(kubeconfig), "context": "prod-eu"}
+                    ],
+                    "slack-channel": "#net-alerts",
+                    "slack-api-url": slack.url,
+                    "github-api-url": github.url,
+                    "database": f"sqlite:///{isolated / 'state.db'}",
+                }
+            )
+        )
         monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
         monkeypatch.setenv("GITHUB_TOKEN", "gh-s3cret")
         code, out, err = _run("doctor", "--config", str(config))
@@ -138,11 +152,17 @@ def test_doctor_json_and_a_clean_set_up_exits_0(
     with KubeAPIServer({}, token="k") as kube, GitHubAPIServer() as github:
         kubeconfig = write_kubeconfig(isolated / "kubeconfig", [("prod-eu", kube, "k")])
         config = isolated / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "clusters": [{"name": "prod-eu", "kubeconfig": str(kubeconfig), "context": "prod-eu"}],
-            "github-api-url": github.url,
-            "database": f"sqlite:///{isolated / 'state.db'}",
-        }))  # fmt: skip
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "clusters": [
+                        {"name": "prod-eu", "kubeconfig": str(kubeconfig), "context": "prod-eu"}
+                    ],
+                    "github-api-url": github.url,
+                    "database": f"sqlite:///{isolated / 'state.db'}",
+                }
+            )
+        )
         code, out, err = _run("doctor", "--config", str(config), "--json")
     assert code == 0, err
     data = json.loads(out)

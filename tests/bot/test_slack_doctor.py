@@ -47,7 +47,9 @@ def test_a_token_missing_one_scope_names_it_and_how_to_add_it() -> None:
         results = check_slack(make_client(slack.token, slack.url), ["#net"], now=NOW)
     scope_line = results[1]
     assert (scope_line.subject, scope_line.status) == ("scopes", CheckStatus.FAIL)
-    assert scope_line.message == f"missing files:write (of {len(REQUIRED_SCOPES)} the manifest asks)"
+    assert (
+        scope_line.message == f"missing files:write (of {len(REQUIRED_SCOPES)} the manifest asks)"
+    )
     assert "reinstall" in scope_line.fix
 
 
@@ -66,7 +68,9 @@ def test_a_channel_the_bot_is_not_in_and_an_unknown_one_fail_with_a_fix() -> Non
 
 def test_post_test_posts_one_message_per_channel_it_is_in() -> None:
     with SlackServer() as slack:
-        results = check_slack(make_client(slack.token, slack.url), ["#net"], post_test=True, now=NOW)
+        results = check_slack(
+            make_client(slack.token, slack.url), ["#net"], post_test=True, now=NOW
+        )
         posted = slack.messages("C0NET")
     assert _lines(results)[-1] == ("test post #net", CheckStatus.OK)
     assert len(posted) == 1

@@ -43,4 +43,6 @@ def test_an_unreachable_server_fails_without_showing_the_password() -> None:
     assert result.status is CheckStatus.FAIL
     assert result.message.startswith("cannot connect: ")
     assert "hunter2" not in result.subject + result.message + result.fix
-    assert result.subject == "postgresql+psycopg://netadvisor:***@127.0.0.1:9/none?connect_timeout=2"
+    assert (
+        result.subject == "postgresql+psycopg://netadvisor:***@127.0.0.1:9/none?connect_timeout=2"
+    )

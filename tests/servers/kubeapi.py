@@ -1667,8 +1667,10 @@ class KubeAPIServer(Stoppable):
             attrs = review["spec"]["resourceAttributes"]
         except (ValueError, KeyError, TypeError):
             return _status_response(
-                400, "SelfSubjectAccessReview in version v1 cannot be handled: no "
-                "spec.resourceAttributes", reason="BadRequest"
+                400,
+                "SelfSubjectAccessReview in version v1 cannot be handled: no "
+                "spec.resourceAttributes",
+                reason="BadRequest",
             )
         group = attrs.get("group") or ""
         resource = attrs.get("resource") or ""

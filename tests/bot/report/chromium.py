@@ -56,12 +56,24 @@ class Browser:
     def __enter__(self) -> Browser:
         binary = chromium_path()
         self._process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars",
-             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-             f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--hide-scrollbars",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self._profile.name}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self._process.stderr is not None
         deadline = time.monotonic() + 60
         browser_url = None
@@ -136,15 +148,25 @@ class Browser:
 
     def open(self, path: Path, width: int, height: int, *, mobile: bool = False) -> None:
         """Load a file at this viewport (CSS pixels) and wait for its load event."""
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
-                  deviceScaleFactor=2 if mobile else 1, mobile=mobile)  # fmt: skip
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=2 if mobile else 1,
+            mobile=mobile,
+        )
         self.send("Page.navigate", url=path.resolve().as_uri())
         self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression (JSON-serialisable); raises on an exception."""
-        answer = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True, userGesture=True)  # fmt: skip
+        answer = self.send(
+            "Runtime.evaluate",
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+            userGesture=True,
+        )
         if "exceptionDetails" in answer:
             raise AssertionError(f"{expression}: {answer['exceptionDetails']}")
         return answer["result"].get("value")
@@ -158,8 +180,9 @@ class Browser:
             if message["method"] == "Runtime.exceptionThrown":
                 found.append(json.dumps(params.get("exceptionDetails", {}))[:500])
             elif message["method"] == "Runtime.consoleAPICalled" and params.get("type") in (
-                "error", "assert",
-            ):  # fmt: skip
+                "error",
+                "assert",
+            ):
                 found.append(json.dumps(params.get("args", []))[:500])
             elif message["method"] == "Log.entryAdded":
                 entry = params.get("entry", {})

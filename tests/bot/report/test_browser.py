@@ -35,8 +35,8 @@ def test_the_report_loads_without_errors_and_a_click_shows_the_case_that_holds(
         assert browser.evaluate("document.getElementById('detail').hidden") is True
         browser.screenshot(artifacts / f"report-{viewport}.png")
         browser.evaluate(
-            "document.querySelector('td.cell[data-cluster=\"demo-prod-centos\"]"
-            "[data-advisory=\"KP-IPVS-CONN-REUSE\"]').click()"
+            'document.querySelector(\'td.cell[data-cluster="demo-prod-centos"]'
+            '[data-advisory="KP-IPVS-CONN-REUSE"]\').click()'
         )
         detail = browser.evaluate(
             "(() => { const d = document.getElementById('detail'); "
@@ -54,15 +54,17 @@ def test_the_report_loads_without_errors_and_a_click_shows_the_case_that_holds(
     assert "proxy-mode" in text and "ipvs" in text  # the facts that decided it
     assert "Use IPVS mode only on kernels >= 5.9" in text  # the recommendation
     # The detail is on screen, whole, at this width.
-    assert 0 <= detail["left"] and detail["right"] <= width
+    assert detail["left"] >= 0 and detail["right"] <= width
     assert detail["top"] >= 0
 
 
 def test_the_label_filter_and_the_sorts_reorder_the_matrix(page: Path) -> None:
     with Browser() as browser:
         browser.open(page, 1366, 800)
-        rows = "Array.from(document.querySelectorAll('#matrix tbody tr:not(.hidden)'))" \
-               ".map(r => r.dataset.cluster)"  # fmt: skip
+        rows = (
+            "Array.from(document.querySelectorAll('#matrix tbody tr:not(.hidden)'))"
+            ".map(r => r.dataset.cluster)"
+        )
         worst_first = browser.evaluate(rows)
         browser.evaluate(
             "(() => { const s = document.getElementById('label-filter'); s.value = 'env=prod'; "

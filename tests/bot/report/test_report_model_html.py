@@ -117,8 +117,13 @@ def test_markdown_leads_with_the_verdict_and_lists_each_match_once(fleet_scan: d
     assert lines[0].startswith("**3 of 4 clusters affected** by 5 known network issues")
     assert lines[0].endswith("1 cluster not read.")
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| severity")]
-    assert [r.split(" | ")[0] for r in rows] == ["| CRITICAL", "| HIGH", "| HIGH", "| HIGH",
-                                                 "| MEDIUM"]  # fmt: skip
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| CRITICAL",
+        "| HIGH",
+        "| HIGH",
+        "| HIGH",
+        "| MEDIUM",
+    ]
     assert "- demo-web-ubuntu: **CALICO-VXLAN-PARENT-ROUTES**" in lines
     assert "- prod-us-east: cannot connect to https://10.0.0.1:6443: connection refused" in lines
 
@@ -136,8 +141,23 @@ def test_check_results_in_markdown() -> None:
     from bot.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    assert main(["check", "--json", "--kernel", "3.10.0-1160.el7.x86_64", "--proxy-mode",
-                 "ipvs", "--kube-proxy", "1.23.17"], out, err) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "check",
+                "--json",
+                "--kernel",
+                "3.10.0-1160.el7.x86_64",
+                "--proxy-mode",
+                "ipvs",
+                "--kube-proxy",
+                "1.23.17",
+            ],
+            out,
+            err,
+        )
+        == 0
+    )
     text = render_check_markdown(json.loads(out.getvalue()))
     assert text.splitlines()[0].startswith("**Affected by ")
     assert "KP-IPVS-CONN-REUSE" in text
@@ -161,9 +181,13 @@ def test_the_png_has_one_row_per_cluster_and_the_cells_colours(fleet_scan: dict)
     cell = 48 * 28
     # A cell is mostly its colour (the label takes a few pixels); the legend adds a swatch.
     expected = {
-        Shade.CRITICAL: 1, Shade.HIGH: 3, Shade.MEDIUM: 1, Shade.UNKNOWN: 2, Shade.MUTED: 1,
+        Shade.CRITICAL: 1,
+        Shade.HIGH: 3,
+        Shade.MEDIUM: 1,
+        Shade.UNKNOWN: 2,
+        Shade.MUTED: 1,
         Shade.UNREAD: len(report.exposed_columns),
-    }  # fmt: skip
+    }
     for shade, cells in expected.items():
         found = counts.get(_rgb(COLOURS[shade]), 0)
         assert cells * cell * 0.7 < found < cells * cell + 400, shade
