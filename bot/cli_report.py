@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
     """Add ``report``, ``doctor`` and ``init``."""
     report = commands.add_parser(
         "report",
-        help="the fleet exposure matrix as an HTML page, Markdown or a PNG",
+        help="the fleet exposure matrix as HTML, Markdown or PNG",
         description="Scan the fleet (a dry run: nothing is stored or posted) or read a saved "
         "`scan --json` document, and render the clusters x advisories matrix.",
     )
@@ -70,7 +70,7 @@ def register(commands: Any) -> None:
 
     doctor = commands.add_parser(
         "doctor",
-        help="check clusters, Slack, GitHub and the database; one line per check with a fix",
+        help="check clusters, Slack, GitHub and database, with fixes",
         description="Check that every cluster is reachable and grants what inventory reads, "
         "that the Slack token has the manifest's scopes and is in every routed channel, the "
         "GitHub token and rate limit, and the state database. Exits 1 when a check fails.",
@@ -83,7 +83,7 @@ def register(commands: Any) -> None:
 
     init = commands.add_parser(
         "init",
-        help="write a commented config.yaml from the kubeconfig's contexts",
+        help="write a commented config.yaml from kubeconfig contexts",
         description="Write a configuration with one cluster per kubeconfig context and the "
         "Slack and schedule settings commented out. Never overwrites a file.",
     )
