@@ -6,6 +6,7 @@ import io
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,9 +176,13 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
-def test_the_png_has_one_row_per_cluster_and_the_cells_colours(fleet_scan: dict) -> None:
+def test_the_png_has_one_row_per_cluster_and_the_cells_colours(
+    fleet_scan: dict, artifacts: Path
+) -> None:
     report = read_scan(fleet_scan, WHEN)
-    size, counts = _pixels(render_png(report))
+    image = render_png(report)
+    (artifacts / "digest-matrix.png").write_bytes(image)  # for people to look at
+    size, counts = _pixels(image)
     cell = 48 * 28
     # A cell is mostly its colour (the label takes a few pixels); the legend adds a swatch.
     expected = {
