@@ -10,6 +10,7 @@ Slack app in one process until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -26,6 +27,7 @@ from advisories.engine import Engine
 from bot.cli import PROG, UsageError, add_settings_flags, add_state_flag
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack.console import ConsoleNotifier, blocks_to_text
+from bot.slack.digest_image import attach_after_digest
 from bot.slack.messages import digest_messages
 from bot.slack.notifier import SlackNotifier, make_client
 from bot.state import StateDatabase, apply_config_mutes, state_database
@@ -375,7 +377,12 @@ def cmd_digest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         messages.console.perform(step, None)
             report = None
         else:
-            digests, report = tracker.send_digests(_now(), clock=_now, news=upstream_news(store))
+            started = _now()
+            digests, report = tracker.send_digests(started, clock=_now, news=upstream_news(store))
+            # The fleet exposure matrix as a PNG in each delivered digest's thread.
+            attach_after_digest(
+                store, messages.notifier, catalog, messages.routing, started, _now()
+            )
         if args.json:
             data = [d.to_json() for d in digests]
             print(json.dumps({"digests": data}, indent=2, ensure_ascii=False), file=out)
@@ -486,7 +493,14 @@ def _digest_job(settings: Settings, url: str, demo: bool, stream: TextIO) -> Cal
         with Store.open(url) as store:
             messages = messaging(settings, stream, demo=demo)
             tracker = Tracker(store, messages.notifier, messages.console, messages.routing)
-            digests, report = tracker.send_digests(_now(), clock=_now, news=upstream_news(store))
+            started = _now()
+            digests, report = tracker.send_digests(started, clock=_now, news=upstream_news(store))
+            # The fleet exposure matrix as a PNG in each delivered digest's thread.
+            with contextlib.suppress(CatalogError):
+                catalog = load_catalog()
+                attach_after_digest(
+                    store, messages.notifier, catalog, messages.routing, started, _now()
+                )
         log.info("digest: %d sent, %d errors", len(digests), len(report.errors))
 
     return job
