@@ -15,6 +15,7 @@ import io
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,42 +212,32 @@ _MARKS: Final = {
 }
 
 
+_CONNECTION: Final = ("reachable", "authenticated", "credentials")
+
+
+def _permission(result: CheckResult) -> bool:
+    return result.area == "kubernetes" and result.subject.partition(": ")[2] not in _CONNECTION
+
+
 def _collapse(results: Sequence[CheckResult]) -> list[CheckResult]:
-    """A cluster whose permissions are all granted gets one line for them, not thirteen."""
-    out: list[CheckResult] = []
-    granted: dict[str, int] = {}
-    for result in results:
-        cluster, _, what = result.subject.partition(": ")
-        permission = result.area == "kubernetes" and what not in (
-            "reachable",
-            "authenticated",
-            "credentials",
-        )
-        if permission and result.status is CheckStatus.OK:
-            granted[cluster] = granted.get(cluster, 0) + 1
-            continue
-        out.append(result)
+    """A cluster's granted permissions become one line after its ``authenticated`` line
+    (``12 of 13 inventory needs granted``); a permission that is not granted keeps its line."""
+    asked = Counter(r.subject.partition(": ")[0] for r in results if _permission(r))
+    granted = Counter(
+        r.subject.partition(": ")[0]
+        for r in results
+        if _permission(r) and r.status is CheckStatus.OK
+    )
     merged: list[CheckResult] = []
-    for result in out:
+    for result in results:
+        if _permission(result) and result.status is CheckStatus.OK:
+            continue
         merged.append(result)
         cluster, _, what = result.subject.partition(": ")
-        if result.area == "kubernetes" and what == "authenticated" and cluster in granted:
-            denied = sum(
-                1
-                for r in results
-                if r.subject.startswith(cluster + ": ")
-                and r.failed
-                and r.subject.partition(": ")[2] not in ("reachable", "authenticated")
-            )
-            total = granted[cluster] + denied
-            merged.append(
-                CheckResult(
-                    "kubernetes",
-                    f"{cluster}: permissions",
-                    CheckStatus.OK,
-                    f"{granted[cluster]} of {total} inventory needs granted",
-                )
-            )
+        if result.area == "kubernetes" and what == "authenticated" and asked[cluster]:
+            status = CheckStatus.OK if granted[cluster] == asked[cluster] else CheckStatus.FAIL
+            message = f"{granted[cluster]} of {asked[cluster]} inventory needs granted"
+            merged.append(CheckResult("kubernetes", f"{cluster}: permissions", status, message))
     return merged
 
 

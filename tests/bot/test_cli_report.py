@@ -137,7 +137,7 @@ def test_doctor_names_the_one_missing_permission_and_the_one_missing_scope(
         "2 of 21 checks failed: kubernetes prod-eu: list ippools [crd.projectcalico.org] "
         "(cluster-wide), slack scopes. Fix them, then rerun."
     )
-    assert "ok    kubernetes  prod-eu: permissions: 12 of 13 inventory needs granted" in lines
+    assert "FAIL  kubernetes  prod-eu: permissions: 12 of 13 inventory needs granted" in lines
     assert "FAIL  slack       scopes: missing files:write (of 9 the manifest asks)" in lines
     assert "ok    slack       channel #net-alerts: bot is a member (C0NET)" in lines
     assert "ok    github      token: accepted" in lines
