@@ -139,7 +139,8 @@ function el(tag,text,cls){var e=document.createElement(tag);
  if(text!==undefined&&text!==null){e.textContent=text;}if(cls){e.className=cls;}return e;}
 function section(title,node){detail.appendChild(el("h3",title));detail.appendChild(node);}
 function show(td){
- var c=cluster(td.getAttribute("data-cluster")),a=column(td.getAttribute("data-advisory"));
+ var c=cluster(td.parentNode.getAttribute("data-cluster"));
+ var a=column(td.getAttribute("data-advisory"));
  if(!c||!a){return;}
  var prev=table.querySelector("td.sel");if(prev){prev.classList.remove("sel");}
  td.classList.add("sel");
@@ -152,16 +153,17 @@ function show(td){
  detail.appendChild(el("p",a.title));
  if(!cell){detail.appendChild(el("p",c.name+" could not be read"+(c.error?": "+c.error:"")+
   ". Nothing is known about it until it is read again.","verdict"));detail.hidden=false;return;}
- detail.appendChild(el("p",cell.headline,"verdict"));
+ var affected=cell.verdict!=="not_affected",nodes=cell.nodes||[],evidence=cell.evidence||{};
+ detail.appendChild(el("p",cell.headline||(c.name+" is not affected by "+a.id+"."),"verdict"));
  if(cell.impact){section("What happens",el("p",cell.impact));}
  if(cell.depends_text){section("Depends on",el("p",cell.depends_text));}
- if(cell.nodes.length){section((cell.verdict==="unknown"?"Nodes it depends on":"Affected nodes")+
-  " ("+cell.nodes.length+")",el("p",cell.nodes.join(", ")));}
- var keys=Object.keys(cell.evidence);
+ if(nodes.length){section((cell.verdict==="unknown"?"Nodes it depends on":"Affected nodes")+
+  " ("+nodes.length+")",el("p",nodes.join(", ")));}
+ var keys=Object.keys(evidence);
  if(keys.length){var dl=el("dl");keys.sort().forEach(function(k){
-  dl.appendChild(el("dt",k));dl.appendChild(el("dd",cell.evidence[k]));});
+  dl.appendChild(el("dt",k));dl.appendChild(el("dd",evidence[k]));});
   section("Facts that decided it",dl);}
- if(cell.recommendation){section("Recommendation",el("p",cell.recommendation));}
+ if(affected&&a.recommendation){section("Recommendation",el("p",a.recommendation));}
  detail.hidden=false;
 }
 table.addEventListener("click",function(ev){var td=ev.target.closest("td.cell");if(td){show(td);}});
@@ -226,12 +228,38 @@ def _headline(row: ClusterRow, column: Column, cell: Cell) -> str:
     return f"{row.name} is affected ({severity}){on}. Act on the recommendation below."
 
 
+def _cell_data(row: ClusterRow, column: Column, cell: Cell) -> dict[str, Any]:
+    """A cell's detail for the page's script; empty fields are left out (a 200-cluster page
+    has 5,600 cells), and the recommendation is the column's."""
+    data: dict[str, Any] = {"verdict": cell.verdict}
+    if cell.verdict != "not_affected":
+        # The script writes "NAME is not affected by ID." itself.
+        data["headline"] = _headline(row, column, cell)
+    optional = {
+        "severity": cell.severity,
+        "muted": cell.muted or None,
+        "nodes": list(cell.nodes),
+        "impact": cell.impact,
+        "depends_text": cell.depends_text,
+        "evidence": dict(cell.evidence),
+        "change": cell.change,
+    }
+    data.update({k: v for k, v in optional.items() if v})
+    return data
+
+
 def _data(report: FleetReport) -> dict[str, Any]:
     columns = {c.id: c for c in report.columns}
     return {
         "catalog_version": report.catalog_version,
         "columns": [
-            {"id": c.id, "title": c.title, "component": c.component, "severity": c.severity}
+            {
+                "id": c.id,
+                "title": c.title,
+                "component": c.component,
+                "severity": c.severity,
+                "recommendation": c.recommendation,
+            }
             for c in report.columns
         ],
         "clusters": [
@@ -241,19 +269,7 @@ def _data(report: FleetReport) -> dict[str, Any]:
                 "error": row.error,
                 "labels": dict(row.labels),
                 "cells": {
-                    cell.advisory_id: {
-                        "shade": cell.shade.value,
-                        "verdict": cell.verdict,
-                        "severity": cell.severity,
-                        "muted": cell.muted,
-                        "headline": _headline(row, columns[cell.advisory_id], cell),
-                        "nodes": list(cell.nodes),
-                        "impact": cell.impact,
-                        "depends_text": cell.depends_text,
-                        "evidence": dict(cell.evidence),
-                        "recommendation": cell.recommendation,
-                        "change": cell.change,
-                    }
+                    cell.advisory_id: _cell_data(row, columns[cell.advisory_id], cell)
                     for cell in row.cells.values()
                 },
             }
@@ -369,12 +385,10 @@ def render_html(report: FleetReport, title: str = "netadvisor: fleet exposure") 
         for column in report.columns:
             shade = row.shade(column.id)
             quiet = "" if column.id in exposed else " quiet"
+            # Screen readers name a cell by its row and column headers (scope=row/col).
             out.append(
                 f'<td class="cell s-{shade.value}{quiet}" tabindex="0" role="button" '
-                f'data-cluster="{escape(row.name)}" data-advisory="{escape(column.id)}" '
-                f'data-shade="{shade.value}" '
-                f'aria-label="{escape(f"{row.name}, {column.id}: {shade.value}")}">'
-                f"{escape(shade.label)}</td>"
+                f'data-advisory="{escape(column.id)}">{escape(shade.label)}</td>'
             )
         out.append("</tr>")
     out += [

@@ -155,6 +155,8 @@ class Column:
     component: str
     severity: str | None
     """The worst severity it has on any cluster (None when it holds nowhere)."""
+    recommendation: str = ""
+    """What to do about it (the advisory's, the same on every cluster)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +288,7 @@ def read_scan(
                     str(result.get("title") or cell.advisory_id),
                     str(result.get("component") or ""),
                     severity if known is None or severity else known.severity,
+                    cell.recommendation or (known.recommendation if known else ""),
                 )
         rows.append(
             ClusterRow(

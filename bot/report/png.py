@@ -115,5 +115,5 @@ def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -
         draw.text((x + 18, y), text, fill=_INK, font=small)
         x += needed
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG")
     return buffer.getvalue()

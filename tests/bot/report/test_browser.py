@@ -35,7 +35,7 @@ def test_the_report_loads_without_errors_and_a_click_shows_the_case_that_holds(
         assert browser.evaluate("document.getElementById('detail').hidden") is True
         browser.screenshot(artifacts / f"report-{viewport}.png")
         browser.evaluate(
-            'document.querySelector(\'td.cell[data-cluster="demo-prod-centos"]'
+            'document.querySelector(\'tr[data-cluster="demo-prod-centos"] td.cell'
             '[data-advisory="KP-IPVS-CONN-REUSE"]\').click()'
         )
         detail = browser.evaluate(
@@ -96,3 +96,20 @@ def test_the_label_filter_and_the_sorts_reorder_the_matrix(page: Path) -> None:
     assert by_name == ["demo-eks", "demo-prod-centos", "prod-us-east"]
     assert columns == sorted(columns)
     assert first_row == columns  # the cells moved with their column
+
+
+def test_a_not_affected_cell_and_an_unread_cluster_say_so(page: Path) -> None:
+    click = (
+        '(() => {{ document.querySelector(\'tr[data-cluster="{0}"] '
+        'td.cell[data-advisory="KP-IPVS-CONN-REUSE"]\').click(); '
+        "return document.getElementById('detail').innerText; }})()"
+    )
+    with Browser() as browser:
+        browser.open(page, 1366, 800)
+        fine = browser.evaluate(click.format("demo-eks"))
+        unread = browser.evaluate(click.format("prod-us-east"))
+        errors = browser.errors()
+    assert errors == []
+    assert "demo-eks is not affected by KP-IPVS-CONN-REUSE." in fine
+    assert "RECOMMENDATION" not in fine.upper()
+    assert "prod-us-east could not be read: cannot connect to https://10.0.0.1:6443" in unread

@@ -95,7 +95,14 @@ def test_the_header_shows_catalog_scan_time_and_unreadable_clusters(fleet_scan: 
 def test_every_cell_is_coloured_and_labelled_by_its_verdict(fleet_scan: dict) -> None:
     report = read_scan(fleet_scan, WHEN)
     page = render_html(report)
-    cells = re.findall(r'data-cluster="([^"]+)" data-advisory="([^"]+)" data-shade="(\w+)"', page)
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    cells = [
+        (cluster, advisory, shade)
+        for cluster, row in re.findall(r'<tr data-cluster="([^"]+)"(.*?)</tr>', body, re.S)
+        for shade, advisory in re.findall(
+            r'class="cell s-(\w+)[^"]*"[^>]*data-advisory="([^"]+)"', row
+        )
+    ]
     assert len(cells) == len(report.clusters) * len(report.columns)
     rows = {r.name: r for r in report.clusters}
     assert all(rows[c].shade(a).value == s for c, a, s in cells)
