@@ -17,6 +17,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -277,12 +278,20 @@ def _kubernetes(args: argparse.Namespace, settings: Settings) -> list[CheckResul
                 "run `netadvisor init` to write a configuration from your kubeconfig",
             )
         ]
+    timeout = min(settings.cluster_timeout, 15.0)
+    # Clusters are checked side by side (each asks about 15 questions), reported in order.
+    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
+        futures = {
+            target.name: pool.submit(
+                check_access, target.name, target.reader.connect, timeout=timeout
+            )
+            for target in fleet.targets
+            if isinstance(target.reader, KubeReader)
+        }
     out: list[CheckResult] = []
     for target in fleet.targets:
-        if isinstance(target.reader, KubeReader):
-            out += check_access(
-                target.name, target.reader.connect, timeout=min(settings.cluster_timeout, 15.0)
-            )
+        if target.name in futures:
+            out += futures[target.name].result()
         else:
             out.append(
                 CheckResult(

@@ -77,7 +77,8 @@ select{font:inherit;padding:4px}
 font-size:.85rem}
 .legend span{display:inline-block;width:1.1em;height:1.1em;border-radius:3px;
 vertical-align:-3px;margin-right:4px;border:1px solid #cbd5e1}
-.wrap{overflow-x:auto;border:1px solid #cbd5e1;border-radius:6px;background:#fff}
+.wrap{overflow:auto;max-height:80vh;border:1px solid #cbd5e1;border-radius:6px;
+background:#fff}
 table{border-collapse:separate;border-spacing:0}
 th,td{border-bottom:1px solid #e2e8f0;border-right:1px solid #e2e8f0;padding:4px 6px}
 thead th{position:sticky;top:0;background:#f1f5f9;font-size:.75rem;font-weight:600;
