@@ -35,7 +35,7 @@ from bot.slack.app import SocketMode, create_app, socket_mode, wsgi_app
 from bot.slack.listeners import BotContext
 from bot.slack.listeners import register as register_listeners
 from bot.slack.messages import digest_text
-from bot.wiring import PROG, Messaging, Wiring, digest_news
+from bot.wiring import PROG, Messaging, Wiring
 from jobs import metrics
 from jobs.digest import collect
 from jobs.joblock import job_locks_for
@@ -150,10 +150,7 @@ class Service:
 
     def digest_job(self) -> None:
         """The daily digest (the same use case as ``digest``)."""
-        tracker = self.w.tracker(self.store, self.messages)
-        digests, report = tracker.send_digests(
-            self.w.now(), clock=self.w.now, news=digest_news(self.store)
-        )
+        digests, report = self.w.digest(self.store, self.messages)
         log.info("digest: %d sent, %d errors", len(digests), len(report.errors))
 
     def upstream_job(self) -> SyncReport:

@@ -32,36 +32,48 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from advisories.catalog import Catalog, load_catalog
 from advisories.engine import Engine
+from advisories.fleet import ClusterFacts
 from advisories.models import Advisory
 from advisories.planning import UpstreamFix
+from bot.report.model import FleetReport, read_scan
 from bot.settings import (
     ClusterSettings,
     Environment,
     Settings,
     SettingsError,
 )
+from bot.slack.digest_image import attach_digest_images
+from bot.slack.doctor import check_slack
 from bot.slack.notifier import SlackNotifier, make_client
+from bot.terminal import json as documents
 from bot.terminal.notifier import TerminalNotifier
+from jobs.checks import CheckResult, CheckStatus
+from jobs.inventory.access import check_access
 from jobs.inventory.dumps import DumpReader, demo_bundles
-from jobs.inventory.kube import in_cluster_reader, kubeconfig_reader, list_contexts
+from jobs.inventory.kube import KubeReader, in_cluster_reader, kubeconfig_reader, list_contexts
 from jobs.inventory.mapping import Overrides
 from jobs.inventory.port import ClusterReader, InventoryError
-from jobs.inventory.run import ClusterTarget
+from jobs.inventory.run import ClusterTarget, FleetError, check_names
 from jobs.news import NewsReport, announce
-from jobs.notices import UpstreamNote
+from jobs.notices import Digest, UpstreamNote
 from jobs.notify import Notifier, Routing
-from jobs.store import ConfigMuteSync, Store, UpstreamStore
+from jobs.outbox import DeliveryReport
+from jobs.scan import match_fleet, scan
+from jobs.store import ClusterState, ConfigMuteSync, Store, Tx, UpstreamStore
+from jobs.store.probe import check_database
 from jobs.tracker import Tracker
 from jobs.upstream.compare import planner_fixes
 from jobs.upstream.github import GitHubSource, RequestStats, build_client
+from jobs.upstream.github import check_access as check_github
 from jobs.upstream.models import News, RefKey
 from jobs.upstream.sync import SyncReport, sync
 
@@ -548,6 +560,166 @@ class Wiring:
         for error in report.delivery.errors:
             log.warning("upstream news not delivered (kept, retried later): %s", error)
         return report
+
+    # -- the digest -----------------------------------------------------------------------------
+
+    def digest(
+        self, store: Store, messages: Messaging, *, dry_run: bool = False
+    ) -> tuple[list[Digest], DeliveryReport]:
+        """Every channel's digest now (:meth:`Tracker.send_digests`); when they went to Slack,
+        the fleet exposure matrix as a PNG in each delivered digest's thread."""
+        started = self.now()
+        tracker = self.tracker(store, messages, dry_run=dry_run)
+        digests, report = tracker.send_digests(started, clock=self.now, news=digest_news(store))
+        if isinstance(messages.notifier, SlackNotifier) and not dry_run:
+            attach_digest_images(
+                store,
+                messages.notifier.client,
+                lambda: store.run(lambda tx: self.stored_report(tx)),
+                messages.routing,
+                started,
+            )
+        return digests, report
+
+    def stored_report(self, tx: Tx) -> FleetReport:
+        """The fleet exposure matrix of what the store knows now (no cluster is read)."""
+        now = self.now()
+        readable: list[ClusterFacts] = []
+        unreadable: list[dict[str, Any]] = []
+        last: datetime | None = None
+        muted: list[tuple[str, str]] = []
+        mutes = tx.mutes(active_at=now)
+        for record in tx.clusters(ClusterState.ACTIVE):
+            latest = tx.latest_facts(record.uid)
+            if latest is None or record.unreadable_since is not None:
+                unreadable.append(
+                    {
+                        "name": record.name,
+                        "status": record.last_status or "error",
+                        "error": record.last_error,
+                        "labels": dict(record.labels),
+                        "results": [],
+                    }
+                )
+                continue
+            at, facts = latest
+            last = at if last is None or at > last else last
+            readable.append(replace(facts, name=record.name, labels=dict(record.labels)))
+            muted += [
+                (record.name, a.id)
+                for a in self.catalog.advisories
+                if any(m.covers(record.uid, a.id, record.name) for m in mutes)
+            ]
+        data = documents.scans(match_fleet(readable, self.engine), self.catalog.version)
+        data["clusters"] += unreadable
+        return read_scan(data, last, muted=muted)
+
+    def scan_document(self, flags: FleetFlags, err: TextIO) -> dict[str, Any] | int:
+        """The ``scan --json`` document of a dry run (nothing stored, nothing posted), or an
+        exit code when the fleet cannot be read at all."""
+        fleet = self.fleet(flags)
+        try:
+            check_names(fleet.targets)
+        except FleetError as exc:
+            print(f"{PROG}: error: {exc}", file=err)
+            return 2
+        printed = self.messaging(err, demo=True)
+        result = scan(
+            fleet.targets,
+            self.engine,
+            self.tracker(None, printed, dry_run=True),
+            catalog_version=self.catalog.version,
+            source=fleet.source,
+            clock=self.now,
+            retire=False,
+            concurrency=self.settings.fleet.concurrency,
+            timeout=self.settings.fleet.cluster_timeout,
+        )
+        if not result.readable:
+            print(f"{PROG}: no cluster could be read", file=err)
+            return 1
+        return documents.scan(
+            result, self.catalog.version, "en", database=None, dry_run=True, messages=printed.target
+        )
+
+    # -- doctor ---------------------------------------------------------------------------------
+
+    def check_clusters(self, flags: FleetFlags = FleetFlags()) -> list[CheckResult]:
+        """``doctor``'s Kubernetes lines: each cluster reachable, authenticated, and every
+        permission inventory needs granted (clusters checked side by side, told in order)."""
+        fleet = self.fleet(flags)
+        if fleet.demo:
+            return [
+                CheckResult(
+                    "kubernetes",
+                    "clusters",
+                    CheckStatus.SKIP,
+                    "none configured: scan reads the bundled demo fleet",
+                    "run `netadvisor init` to write a configuration from your kubeconfig",
+                )
+            ]
+        timeout = min(self.settings.fleet.cluster_timeout, 15.0)
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.fleet.concurrency)) as pool:
+            futures = {
+                target.name: pool.submit(
+                    check_access, target.name, target.reader.connect, timeout=timeout
+                )
+                for target in fleet.targets
+                if isinstance(target.reader, KubeReader)
+            }
+        out: list[CheckResult] = []
+        for target in fleet.targets:
+            if target.name in futures:
+                out += futures[target.name].result()
+            else:
+                out.append(
+                    CheckResult(
+                        "kubernetes",
+                        target.name,
+                        CheckStatus.SKIP,
+                        f"read from {target.origin}: nothing to connect to",
+                    )
+                )
+        return out
+
+    def check_slack(self, *, post_test: bool = False) -> list[CheckResult]:
+        """``doctor``'s Slack lines (skipped without a bot token)."""
+        slack = self.settings.slack
+        if slack.bot_token is None:
+            return [
+                CheckResult(
+                    "slack",
+                    "token",
+                    CheckStatus.SKIP,
+                    "no SLACK_BOT_TOKEN: messages are printed, not posted",
+                )
+            ]
+        channels = [slack.channel] if slack.channel else []
+        channels += [route.channel for route in slack.routes]
+        client = make_client(slack.bot_token.reveal(), slack.api_url, timeout=15)
+        results = check_slack(client, channels, post_test=post_test, now=self.now())
+        if not channels and not any(r.failed for r in results):
+            results.append(
+                CheckResult(
+                    "slack",
+                    "channels",
+                    CheckStatus.WARN,
+                    "none configured",
+                    "set slack-channel (or slack-routes)",
+                )
+            )
+        return results
+
+    def check_github(self) -> list[CheckResult]:
+        """``doctor``'s GitHub lines: the token, and the rate limit left."""
+        github = self.settings.github
+        token = github.token.reveal() if github.token else None
+        with build_client(github.api_url, token, timeout=10) as client:
+            return check_github(client, token_given=token is not None, now=self.now())
+
+    def check_database(self, database: StateDatabase) -> CheckResult:
+        """``doctor``'s database line: reachable, and its schema version (read only)."""
+        return check_database(database.url)
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -26,9 +26,12 @@ from bot.cli import (
     catalog,
     check,
     digest,
+    doctor,
+    init,
     inventory,
     mutes,
     plan,
+    report,
     scan,
     serve,
     upstream,
@@ -39,7 +42,21 @@ from bot.wiring import SetupError, Wiring
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (catalog, check, ask, plan, mutes, inventory, scan, upstream, digest, serve)
+COMMANDS = (
+    catalog,
+    check,
+    ask,
+    plan,
+    mutes,
+    inventory,
+    scan,
+    upstream,
+    digest,
+    serve,
+    report,
+    doctor,
+    init,
+)
 """The command modules, in the order ``--help`` lists their commands."""
 
 _NO_SETTINGS = frozenset({"catalog", "check"})

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from bot.cli.flags import PROG, add_settings_flags, config_mutes
 from bot.terminal import json as documents
-from bot.wiring import Wiring, digest_news
+from bot.wiring import Wiring
 from jobs.store import StoreError
 
 __all__ = ["register", "run"]
@@ -52,8 +52,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     messages = w.messaging(err if args.json else out, demo=database.demo)
     if messages.warning:
         print(messages.warning, file=err)
-    tracker = w.tracker(store, messages, dry_run=args.dry_run)
-    digests, report = tracker.send_digests(w.now(), clock=w.now, news=digest_news(store))
+    digests, report = w.digest(store, messages, dry_run=args.dry_run)
     if args.json:
         documents.dump(documents.digests(digests), out)
     for error in report.errors:

@@ -19,6 +19,7 @@ from bot.settings.load import (
     SERVICE_ACCOUNT_NAMESPACE,
     SERVICE_ACCOUNT_TOKEN,
     SettingsError,
+    config_path,
     load_settings,
 )
 from bot.settings.model import (
@@ -56,6 +57,7 @@ __all__ = [
     "SettingsError",
     "SlackSettings",
     "StoreSettings",
+    "config_path",
     "load_settings",
     "settings_table",
 ]

@@ -60,6 +60,12 @@ class SettingsError(Exception):
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
+def config_path(explicit: str | None = None) -> Path | None:
+    """Where the configuration file is (or would be): ``--config``, ``$NETADVISOR_CONFIG``, else
+    ``$XDG_CONFIG_HOME/netadvisor/config.yaml``; None without a home directory."""
+    return _config_path(explicit, os.environ)[0]
+
+
 def _config_path(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
     """The file to read and whether it must exist (given explicitly)."""
     if explicit:

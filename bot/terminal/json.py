@@ -28,6 +28,7 @@ from advisories.serialize import (
     fixed_versions,
     result_to_json,
 )
+from jobs.checks import CheckResult
 from jobs.muting import MuteView
 from jobs.notices import Digest
 from jobs.scan import ClusterScan, FleetScan
@@ -43,6 +44,7 @@ __all__ = [
     "answer",
     "catalog_export",
     "check",
+    "checks",
     "digests",
     "dump",
     "inventory",
@@ -412,3 +414,24 @@ def mutes(items: Sequence[MuteView]) -> JSON:
         for m in items
     ]
     return {"mutes": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# doctor
+
+
+def checks(results: Sequence[CheckResult]) -> JSON:
+    """``doctor --json``: every check with its status, message and fix."""
+    return {
+        "ok": not any(r.failed for r in results),
+        "checks": [
+            {
+                "area": r.area,
+                "subject": r.subject,
+                "status": r.status.value,
+                "message": r.message,
+                "fix": r.fix,
+            }
+            for r in results
+        ],
+    }

@@ -165,6 +165,11 @@ class KubeReader:
         self.page_size = page_size
 
     @property
+    def connect(self) -> Connect:
+        """What builds this reader's ``ApiClient`` (``doctor`` checks access with it)."""
+        return self._connect
+
+    @property
     def origin(self) -> str:
         """Where it reads (kubeconfig and context, or in-cluster); no credentials."""
         return self._origin

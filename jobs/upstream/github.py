@@ -42,6 +42,7 @@ from typing import Any, Final, NotRequired, TypedDict, cast
 import httpx
 
 from jobs import metrics
+from jobs.checks import CheckResult, CheckStatus
 from jobs.upstream.errors import (
     BudgetExhausted,
     NotCached,
@@ -61,6 +62,7 @@ __all__ = [
     "GitHubSource",
     "RequestStats",
     "build_client",
+    "check_access",
 ]
 
 _log = logging.getLogger(__name__)
@@ -688,3 +690,75 @@ def _message(response: httpx.Response) -> str:
         text = re.sub(r"\s+", " ", data["message"]).strip()
         return text[:_MESSAGE_LIMIT]
     return response.reason_phrase
+
+
+def check_access(client: httpx.Client, *, token_given: bool, now: datetime) -> list[CheckResult]:
+    """``doctor``'s GitHub lines: the token is accepted, and how much of the core rate limit
+    is left (``GET /rate_limit``, which costs nothing against the limit).
+
+    See: https://docs.github.com/en/rest/rate-limit/rate-limit
+    """
+    base = str(client.base_url)
+    try:
+        response = client.get("/rate_limit")
+    except httpx.HTTPError as exc:
+        return [
+            CheckResult(
+                "github",
+                "reachable",
+                CheckStatus.FAIL,
+                f"cannot reach {base}: {type(exc).__name__}",
+                "check github_api_url and the network path (proxy, firewall)",
+            )
+        ]
+    if response.status_code == 401:
+        return [
+            CheckResult(
+                "github",
+                "token",
+                CheckStatus.FAIL,
+                f"{base} refused the token (401 Bad credentials)",
+                "create a new token (no scopes needed for public repositories) and set "
+                "GITHUB_TOKEN",
+            )
+        ]
+    try:
+        response.raise_for_status()
+        core = response.json()["resources"]["core"]
+        limit, remaining = int(core["limit"]), int(core["remaining"])
+        reset = datetime.fromtimestamp(int(core["reset"]), UTC)
+    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError) as exc:
+        return [
+            CheckResult(
+                "github",
+                "rate limit",
+                CheckStatus.FAIL,
+                f"unexpected answer from {base}/rate_limit: {type(exc).__name__}",
+                "check github_api_url (GitHub Enterprise: https://HOST/api/v3)",
+            )
+        ]
+    out = []
+    if token_given:
+        out.append(CheckResult("github", "token", CheckStatus.OK, "accepted"))
+    else:
+        out.append(
+            CheckResult(
+                "github",
+                "token",
+                CheckStatus.WARN,
+                f"none: anonymous requests, {limit} an hour",
+                "set GITHUB_TOKEN for 5,000 requests an hour",
+            )
+        )
+    minutes = max(0, int((reset - now).total_seconds() // 60))
+    low = remaining < max(10, limit // 10)
+    out.append(
+        CheckResult(
+            "github",
+            "rate limit",
+            CheckStatus.WARN if low else CheckStatus.OK,
+            f"{remaining} of {limit} requests left, reset in {minutes} min",
+            "upstream sync waits for the reset; lower github_budget or add a token" if low else "",
+        )
+    )
+    return out

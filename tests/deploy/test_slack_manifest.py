@@ -23,6 +23,8 @@ METHOD_SCOPES: Final = {
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
     "conversations_list": {"channels:read", "groups:read"},
+    "conversations_info": {"channels:read", "groups:read"},
+    "files_upload_v2": {"files:write"},
 }
 # Bolt listeners: the event each needs and its scope; ``say`` posts with chat.postMessage.
 EVENT_SCOPES: Final = {
@@ -51,7 +53,7 @@ def test_the_scopes_are_exactly_those_of_the_methods_and_events_used(
     says = False
     for path in _product_sources():
         text = path.read_text()
-        methods |= set(re.findall(r"\bclient\.([a-z]+_[A-Za-z]+)\(", text))
+        methods |= set(re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", text))
         events |= set(re.findall(r"\bapp\.event\(\"([a-z_.]+)\"\)", text))
         commands |= set(re.findall(r"\bapp\.command\(\"(/[a-z-]+)\"\)", text))
         says = says or bool(re.search(r"\bsay\(", text))
@@ -109,3 +111,11 @@ def test_http_mode_points_everything_at_the_one_endpoint(manifest: dict[str, Any
     description = manifest["display_information"]["description"]
     assert len(description) <= 140
     assert 175 <= len(manifest["display_information"]["long_description"]) <= 4000
+
+
+def test_doctor_checks_the_token_against_exactly_the_manifests_scopes(
+    manifest: dict[str, Any],
+) -> None:
+    from bot.slack.doctor import REQUIRED_SCOPES
+
+    assert sorted(REQUIRED_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])

@@ -47,7 +47,9 @@ Scenario keys (all optional; a plain ``dict``):
     ``as=PartialObjectMetadataList`` are always served.)
 ``forbidden``
     Iterable of ``(group, resource)`` or ``(group, resource, verb)`` tuples answering 403
-    Forbidden; ``resource`` may be ``"*"``. The core group is ``""``.
+    Forbidden; ``resource`` may be ``"*"``. The core group is ``""``. A SelfSubjectAccessReview
+    (``POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews``) of a forbidden
+    permission answers ``allowed: false``, of any other ``allowed: true``.
 ``user`` (default ``system:serviceaccount:netadvisor:netadvisor``)
     The user named in Forbidden messages.
 ``latency``
@@ -1238,6 +1240,8 @@ def rbac_attributes(
     return RBACAttributes(rp.group, resource, verb)
 
 
+_SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
 _RECORDED_HEADERS = ("Accept", "Authorization", "User-Agent", "Content-Type")
 
 
@@ -1491,6 +1495,8 @@ class KubeAPIServer(Stoppable):
         self._stopped = False
         #: Unexpected exceptions raised while handling requests (answered as 500).
         self.handler_errors: list[BaseException] = []
+        self.access_reviews: list[tuple[str, str, str, str | None]] = []
+        """(group, resource, verb, namespace) of every SelfSubjectAccessReview, in order."""
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         #: Path of the CA certificate (PEM) when ``tls``; else None.
         self.ca_file: Path | None = None
@@ -1625,6 +1631,8 @@ class KubeAPIServer(Stoppable):
             if fnmatch.fnmatchcase(path, glob):
                 return _injected_error(int(code))
 
+        if path == _SSAR_PATH:
+            return self._access_review(store, method, body)
         rp = _parse_resource_path(path)
         if rp is None:
             return self._non_resource(store, method, path)
@@ -1644,6 +1652,46 @@ class KubeAPIServer(Stoppable):
             return _status_response(405, "watching Leases is not supported by this fake server")
         status, answer = self.leases.handle(method, rp.namespace, rp.name, body)
         return _json_response(status, answer)
+
+    # -- SelfSubjectAccessReview ----------------------------------------------------------
+
+    def _access_review(self, store: _Store, method: str, body: bytes) -> _Response:
+        """``POST .../selfsubjectaccessreviews``: allowed unless ``forbidden`` denies it, in the
+        shape kube-apiserver answers (201, the review echoed with its ``status``)."""
+        if method != "POST":
+            return _status_response(
+                405, "the server does not allow this method on the requested resource"
+            )
+        try:
+            review = json.loads(body or b"{}")
+            attrs = review["spec"]["resourceAttributes"]
+        except (ValueError, KeyError, TypeError):
+            return _status_response(
+                400,
+                "SelfSubjectAccessReview in version v1 cannot be handled: no "
+                "spec.resourceAttributes",
+                reason="BadRequest",
+            )
+        group = attrs.get("group") or ""
+        resource = attrs.get("resource") or ""
+        verb = attrs.get("verb") or ""
+        denied = store.is_forbidden(group, resource, verb)
+        status: JSON = {"allowed": not denied}
+        if not denied:
+            status["reason"] = (
+                'RBAC: allowed by ClusterRoleBinding "netadvisor-reader" of ClusterRole '
+                f'"netadvisor-reader" to ServiceAccount "netadvisor/netadvisor" ({store.user})'
+            )
+        answer = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": review["spec"],
+            "status": status,
+        }
+        with self._lock:
+            self.access_reviews.append((group, resource, verb, attrs.get("namespace")))
+        return _json_response(201, answer)
 
     # -- non-resource URLs ----------------------------------------------------------------
 

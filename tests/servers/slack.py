@@ -1,7 +1,10 @@
 """A Slack Web API server on 127.0.0.1 for tests: the real ``slack_sdk`` WebClient talks to it.
 
 It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
-``conversations.replies`` and ``conversations.list`` the way Slack does (form or JSON bodies,
+``conversations.replies``, ``conversations.list``, ``conversations.info`` and the three steps
+of ``files_upload_v2`` (``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
+returns, ``files.completeUploadExternal``, which needs the ``files:write`` scope) the way Slack
+does, with the token's scopes in an ``x-oauth-scopes`` header on every answer (form or JSON bodies,
 ``Authorization: Bearer``, message metadata returned only with ``include_all_metadata``, newest
 first with cursors), enforces the Block Kit limits netadvisor must respect (50 blocks per
 message, 3,000 characters per section text, 150 per header), and records every request body.
@@ -51,6 +54,18 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
+DEFAULT_SCOPES = (
+    "commands",
+    "chat:write",
+    "app_mentions:read",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "channels:read",
+    "groups:read",
+    "files:write",
+)
+"""The bot token's scopes (sent as ``x-oauth-scopes``, as Slack does on every answer)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,13 @@ class _State:
     messages: dict[str, list[JSON]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    not_member: set[str] = field(default_factory=set)
+    """Channel ids the bot is not in (chat.postMessage answers ``not_in_channel``)."""
+    uploads: dict[str, JSON] = field(default_factory=dict)
+    """files.getUploadURLExternal's files by id: filename, length, the bytes once uploaded."""
+    files: list[JSON] = field(default_factory=list)
+    """Files shared by files.completeUploadExternal, with their bytes (``content``)."""
     clock: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -108,7 +130,30 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path.startswith("/commands/"):
             self._response_url()
             return
+        if urlsplit(self.path).path.startswith("/upload/v1/"):
+            self._upload()
+            return
         self._handle()
+
+    def _upload(self) -> None:
+        # The upload URL files.getUploadURLExternal hands out (files.slack.com/upload/v1/...):
+        # the raw bytes of the file as the body, no token; Slack answers "OK - <length>".
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        file_id = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        state = self.server.state
+        with state.lock:
+            state.requests.append(Recorded("upload", {"file_id": file_id, "size": len(body)}, None))
+            pending = state.uploads.get(file_id)
+            if pending is not None:
+                pending["content"] = body
+        status, text = (200, f"OK - {len(body)}") if pending is not None else (404, "not found")
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _response_url(self) -> None:
         # A slash command's response_url (hooks.slack.com/commands/...): no token, a JSON body.
@@ -159,7 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(failure.status, answer, headers)
             return
         status, answer = self._call(method, params, authorization)
-        self._send(status, answer, {})
+        headers = {}
+        if authorization == f"Bearer {self.server.token}":
+            with state.lock:
+                headers["x-oauth-scopes"] = ",".join(state.scopes)
+        self._send(status, answer, headers)
 
     def _call(self, method: str, params: JSON, authorization: str | None) -> tuple[int, JSON]:
         server = self.server
@@ -268,6 +317,8 @@ class _Server(LoopbackHTTPServer):
         channel = self._channel(params.get("channel"))
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self.state.not_member:
+            return {"ok": False, "error": "not_in_channel"}
         blocks = params.get("blocks")
         if blocks is not None:
             problem = _block_problem(blocks)
@@ -374,10 +425,112 @@ class _Server(LoopbackHTTPServer):
 
     def api_conversations_list(self, params: JSON) -> JSON:
         channels = [
-            {"id": channel_id, "name": name, "is_channel": True, "is_member": True}
+            {
+                "id": channel_id,
+                "name": name,
+                "is_channel": True,
+                "is_member": channel_id not in self.state.not_member,
+            }
             for channel_id, name in self.state.channels.items()
         ]
         return self._page(channels, params, "channels")
+
+    def api_conversations_info(self, params: JSON) -> JSON:
+        channel = str(params.get("channel") or "")
+        if channel not in self.state.channels:
+            # conversations.info takes a channel ID only.
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": self.state.channels[channel],
+                "is_channel": True,
+                "is_private": False,
+                "is_archived": False,
+                "is_member": channel not in self.state.not_member,
+                "created": 1700000000,
+            },
+        }
+
+    def _missing_scope(self, scope: str) -> JSON | None:
+        if scope in self.state.scopes:
+            return None
+        provided = ",".join(self.state.scopes)
+        return {"ok": False, "error": "missing_scope", "needed": scope, "provided": provided}
+
+    def api_files_getUploadURLExternal(self, params: JSON) -> JSON:
+        missing = self._missing_scope("files:write")
+        if missing is not None:
+            return missing
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            length = 0
+        if not filename or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0{len(self.state.uploads) + 1:08d}"
+        self.state.uploads[file_id] = {"filename": filename, "length": length, "content": None}
+        host, port = self.server_address[:2]
+        return {
+            "ok": True,
+            "upload_url": f"http://{host!s}:{port}/upload/v1/{file_id}",
+            "file_id": file_id,
+        }
+
+    def api_files_completeUploadExternal(self, params: JSON) -> JSON:
+        missing = self._missing_scope("files:write")
+        if missing is not None:
+            return missing
+        items = params.get("files")
+        if not isinstance(items, list) or not items:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = params.get("channel_id")
+        if channel is not None:
+            if channel not in self.state.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            if channel in self.state.not_member:
+                return {"ok": False, "error": "not_in_channel"}
+        thread = params.get("thread_ts")
+        if thread and (channel is None or self._find(channel, str(thread)) is None):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        shared = []
+        for item in items:
+            pending = self.state.uploads.get(str(item.get("id")))
+            if pending is None or pending["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(pending["content"]) != pending["length"]:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            name = pending["filename"]
+            info: JSON = {
+                "id": item["id"],
+                "created": int(time.time()),
+                "name": name,
+                "title": item.get("title") or name,
+                "mimetype": "image/png" if name.endswith(".png") else "application/octet-stream",
+                "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+                "user": "U0BOT",
+                "size": pending["length"],
+                "shares": {},
+            }
+            shared.append(info)
+            self.state.files.append(
+                {**info, "content": pending["content"], "channel": channel,
+                 "thread_ts": thread, "initial_comment": params.get("initial_comment")}
+            )  # fmt: skip
+        if channel is not None:
+            message: JSON = {
+                "type": "message",
+                "user": "U0BOT",
+                "text": str(params.get("initial_comment") or ""),
+                "files": shared,
+                "ts": self._ts(),
+            }
+            if thread:
+                message["thread_ts"] = str(thread)
+            self.state.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "files": shared}
 
 
 def _truthy(value: Any) -> bool:
@@ -394,12 +547,13 @@ class SlackServer(Stoppable):
         *,
         app_token: str = "xapp-1-A0APP-1-test-app-level-token",
         socket_mode: SocketModeServer | None = None,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
     ) -> None:
         self.token = token
         self.app_token = app_token
         """The app-level token ``apps.connections.open`` accepts."""
         self.socket_mode = socket_mode
-        self._state = _State(dict(channels or {"C0NET": "net"}))
+        self._state = _State(dict(channels or {"C0NET": "net"}), scopes=tuple(scopes))
         self._server: _Server | None = None
 
     @property
@@ -465,6 +619,16 @@ class SlackServer(Stoppable):
         """A channel the bot is a member of."""
         with self._state.lock:
             self._state.channels[channel_id] = name
+
+    def leave(self, channel_id: str) -> None:
+        """The bot is no longer a member of this channel."""
+        with self._state.lock:
+            self._state.not_member.add(channel_id)
+
+    def files(self) -> list[JSON]:
+        """Files shared with files.completeUploadExternal, oldest first (``content``: bytes)."""
+        with self._state.lock:
+            return [dict(f) for f in self._state.files]
 
     def messages(self, channel: str) -> list[JSON]:
         """Every message of a channel (thread replies included), oldest first."""

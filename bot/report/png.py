@@ -1,0 +1,119 @@
+"""The fleet exposure matrix as a PNG, for people who would rather look than read (Slack).
+
+Rows are clusters, columns the advisories that hold (or may hold, or are muted) somewhere,
+worst severity first; the cell colours are those of the HTML report
+(:data:`bot.report.html.COLOURS`) and each cell carries its short label too. Drawn with Pillow
+and its bundled font, so the image looks the same on every machine.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Final
+
+from PIL import Image, ImageDraw, ImageFont
+
+from bot.report.html import COLOURS
+from bot.report.model import FleetReport, Shade, human_time
+
+__all__ = ["render_png"]
+
+_BACKGROUND: Final = "#ffffff"
+_INK: Final = "#111827"
+_MUTED_INK: Final = "#475569"
+_GRID: Final = "#cbd5e1"
+_PAD: Final = 12
+_CELL_W: Final = 48
+_CELL_H: Final = 28
+_MAX_ROWS: Final = 200
+_LEGEND: Final = (
+    Shade.CRITICAL,
+    Shade.HIGH,
+    Shade.MEDIUM,
+    Shade.LOW,
+    Shade.UNKNOWN,
+    Shade.MUTED,
+    Shade.NOT_AFFECTED,
+    Shade.UNREAD,
+)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _text_width(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str) -> int:
+    left, _, right, _ = font.getbbox(text)
+    return int(right - left)
+
+
+def _cell_ink(shade: Shade) -> str:
+    return "#ffffff" if shade in (Shade.CRITICAL, Shade.HIGH) else _INK
+
+
+def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -> bytes:
+    """The matrix as PNG bytes (RGB). Clusters beyond the first 200 are summarised in a line."""
+    font = _font(13)
+    small = _font(11)
+    bold = _font(16)
+    columns = report.exposed_columns
+    rows = report.clusters[:_MAX_ROWS]
+    name_w = max([_text_width(font, r.name) for r in rows] + [120]) + 2 * _PAD
+    header_h = max([_text_width(small, c.id) for c in columns] + [40]) + 2 * _PAD
+    top = 64
+    grid_w = max(len(columns), 1) * _CELL_W
+    legend_y = top + header_h + max(len(rows), 1) * _CELL_H + 16
+    width = max(name_w + grid_w + 2 * _PAD, 640)
+    height = legend_y + 2 * 22 + 3 * _PAD
+    if len(report.clusters) > _MAX_ROWS:
+        height += 20
+    image = Image.new("RGB", (width, height), _BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    draw.text((_PAD, _PAD), title, fill=_INK, font=bold)
+    subtitle = (
+        f"catalog {report.catalog_version} · scanned {human_time(report.scanned_at)} · "
+        f"{len(report.clusters)} clusters, {len(report.unreadable)} unreadable"
+        + (" · DEMO DATA" if report.demo else "")
+    )
+    draw.text((_PAD, _PAD + 24), subtitle, fill=_MUTED_INK, font=small)
+    # Column headers, written bottom-up so that long advisory ids fit narrow columns.
+    for index, column in enumerate(columns):
+        label = Image.new("RGB", (header_h, _CELL_W), _BACKGROUND)
+        ImageDraw.Draw(label).text((_PAD // 2, _CELL_W // 2 - 7), column.id, fill=_INK, font=small)
+        rotated = label.rotate(90, expand=True)
+        image.paste(rotated, (name_w + index * _CELL_W, top))
+    y = top + header_h
+    if not columns:
+        draw.text((name_w, y + 6), "no advisory holds on any cluster", fill=_INK, font=font)
+    for row in rows:
+        draw.text((_PAD, y + 7), row.name, fill=_INK, font=font)
+        for index, column in enumerate(columns):
+            shade = row.shade(column.id)
+            x = name_w + index * _CELL_W
+            box = (x, y, x + _CELL_W - 1, y + _CELL_H - 1)
+            draw.rectangle(box, fill=COLOURS[shade], outline=_GRID)
+            label_w = _text_width(small, shade.label)
+            draw.text(
+                (x + (_CELL_W - label_w) // 2, y + 8),
+                shade.label,
+                fill=_cell_ink(shade),
+                font=small,
+            )
+        y += _CELL_H
+    if len(report.clusters) > _MAX_ROWS:
+        more = len(report.clusters) - _MAX_ROWS
+        draw.text((_PAD, y + 4), f"... and {more} more clusters", fill=_MUTED_INK, font=small)
+    x, y = _PAD, legend_y
+    for shade in _LEGEND:
+        text = {Shade.NOT_AFFECTED: "not affected", Shade.UNREAD: "not read"}.get(
+            shade, shade.value
+        )
+        needed = 18 + _text_width(small, text) + 14
+        if x + needed > width - _PAD:
+            x, y = _PAD, y + 22
+        draw.rectangle((x, y, x + 13, y + 13), fill=COLOURS[shade], outline=_GRID)
+        draw.text((x + 18, y), text, fill=_INK, font=small)
+        x += needed
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
