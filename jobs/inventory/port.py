@@ -3,7 +3,7 @@
 An adapter (:mod:`jobs.inventory.kube` for the API, :mod:`jobs.inventory.dumps` for files)
 implements :class:`ClusterReader`: it returns a :class:`Snapshot`, the raw Kubernetes objects of
 the resource types in :mod:`jobs.inventory.resources`, each with the problems met while reading
-it. One shared module (:mod:`jobs.inventory.mapping`) turns any snapshot into
+it. One shared module (:mod:`jobs.inventory.mapping`, a package) turns any snapshot into
 :class:`advisories.fleet.ClusterFacts`, so a dump and the live API give the same facts.
 
 Errors, one family for the port (each carries the cluster's status and a reason fit to show)::
