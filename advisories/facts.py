@@ -257,6 +257,12 @@ _FEATURES: Final = (
         "spiderpool",
     ),
     FeatureSpec(
+        FactKey("calico-kube-controllers"),
+        "calico-kube-controllers runs (some installs, such as rke2-canal by default, leave it out)",
+        "calico-kube-controllers Deployment in kube-system or calico-system (replicas above 0)",
+        "calico",
+    ),
+    FeatureSpec(
         FactKey("cilium"),
         "Cilium is a CNI of the cluster (alone or with Spiderpool)",
         "cilium DaemonSet in kube-system",

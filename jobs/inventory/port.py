@@ -147,6 +147,10 @@ class Snapshot:
     """Resource key (see :mod:`jobs.inventory.resources`) -> what was read."""
     origin: str = ""
     """Where it was read: ``kubeconfig ~/.kube/config, context prod`` or ``dump x.json``."""
+    node_sets: Mapping[str, Listing] = field(default_factory=dict)
+    """Workload reference (``kube-system/DaemonSet/kube-proxy-a``) -> the nodes its placement
+    selects, as the API server answered a ``labelSelector`` list (names only). Absent: the
+    mapping matches the placement against the nodes' labels itself (dumps carry them)."""
 
     def listing(self, resource: str) -> Listing:
         """What was read of one resource type; not collected when the snapshot lacks it."""

@@ -20,6 +20,7 @@ IPT = {"proxy_mode": "iptables"}
 NFT = {"proxy_mode": "nftables"}
 VXLAN = {"calico_encapsulation": "vxlan"}
 IPIP = {"calico_encapsulation": "ipip"}
+KC: dict[str, str | bool] = {"calico_kube_controllers": True}
 
 ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
     # 1. IPVS conn_reuse_mode
@@ -135,13 +136,17 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
         N,
     ),
     # 9 and 15. kube-controllers leak
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.19.4"}, N),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.20.0"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.23.5"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.24.5"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.24.6"}, N),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.25.0"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.25.1"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.19.4"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.20.0"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.23.5"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.24.5"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.24.6"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.25.0"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.25.1"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.26.0"}, N),
+    # issue 13: the leak needs calico-kube-controllers to run (rke2-canal may leave it out)
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico_kube_controllers": False, "calico": "3.23.5"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.23.5"}, U),
     ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.26.0"}, N),
     # 10. IPIP tunl0 checksum
     ("CALICO-IPIP-CHECKSUM", {**IPIP, "calico": "3.28.0", "kernel": "5.4.0"}, A),  # seed: 3.28.0

@@ -40,15 +40,20 @@ Anything that cannot be read or parsed is unknown, with the reason and the raw v
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
-from advisories.facts import FEATURES, Facts, parse_fact
+from advisories.facts import FEATURES, Facts, canonical_key, parse_fact
 from advisories.fleet import ClusterFacts, ClusterStatus, FactEvidence
 from jobs.inventory.mapping.calico import calico_node, read_calico
 from jobs.inventory.mapping.features import read_cluster_features, read_services, slim_service
 from jobs.inventory.mapping.kube_proxy import read_kube_proxy
-from jobs.inventory.mapping.kubernetes import read_kubernetes, read_nodes, slim_node
+from jobs.inventory.mapping.kubernetes import (
+    read_host_iptables,
+    read_kubernetes,
+    read_nodes,
+    slim_node,
+)
 from jobs.inventory.mapping.objects import (
     KUBE_SYSTEM,
     Builder,
@@ -131,12 +136,25 @@ def cluster_facts(
     out = Builder()
     read_kubernetes(snapshot, out)
     nodes = read_nodes(snapshot, out)
-    read_kube_proxy(snapshot, out)
+    read_host_iptables(nodes, out)
+    per_node = read_kube_proxy(snapshot, out)
     read_calico(snapshot, out)
     read_spiderpool(snapshot, out)
     read_cluster_features(snapshot, nodes, out)
     read_services(snapshot, out)
     _apply_overrides(overrides or Overrides(), out)
+    if per_node:
+        stated = {canonical_key(k) for k in (overrides or Overrides()).facts}
+        nodes = tuple(
+            replace(
+                node,
+                kube_proxy=None if "kube-proxy" in stated else per_node[node.name][0],
+                proxy_mode=None if "proxy-mode" in stated else per_node[node.name][1],
+            )
+            if node.name in per_node
+            else node
+            for node in nodes
+        )
     namespace = snapshot.listing("namespaces").find(None, KUBE_SYSTEM)
     uid = text_of(as_map(namespace.get("metadata")).get("uid")) if namespace is not None else None
     return ClusterFacts(
@@ -175,6 +193,7 @@ def failed_cluster(
 def _apply_overrides(overrides: Overrides, out: Builder) -> None:
     for key, text in overrides.facts.items():
         canonical, domain, _ = parse_fact(key, text)
+        out.evidence.pop(canonical, None)  # stated facts are listed in the order stated
         out.known(canonical, domain, FactEvidence(OVERRIDE, f"overrides.{canonical}", text))
     for name, on in overrides.features.items():
         if name in FEATURES:

@@ -54,7 +54,8 @@ _BACKENDS: Final = ("auto", "nft", "legacy")
 
 
 def read_calico(snapshot: Snapshot, out: Builder) -> None:
-    """Set ``calico``, ``calico-encapsulation`` and ``calico-iptables-backend``."""
+    """Set ``calico``, ``calico-encapsulation``, ``calico-iptables-backend`` and the
+    ``calico-kube-controllers`` feature."""
     daemonsets = snapshot.listing("daemonsets")
     found = calico_node(daemonsets)
     information = snapshot.listing("clusterinformations").find(None, "default")
@@ -91,13 +92,14 @@ def read_calico(snapshot: Snapshot, out: Builder) -> None:
                 FactEvidence("DaemonSets", "containers[calico-node]", "none", None),
             )
             out.components["calico"] = Component(False, None, details)
-            for key in ("calico-encapsulation", "calico-iptables-backend"):
+            for key in ("calico-encapsulation", "calico-iptables-backend", _CONTROLLERS):
                 out.unknown(key, "Calico is not installed")
             return
         out.unknown("calico", reason, "DaemonSets", "containers[calico-node]")
         out.components["calico"] = Component(None, info_version, details)
         _encapsulation(snapshot, None, out)
         _iptables_backend(snapshot, None, out)
+        _kube_controllers(snapshot, None, out)
         return
 
     details["object"] = found.ref
@@ -132,6 +134,45 @@ def read_calico(snapshot: Snapshot, out: Builder) -> None:
     out.components["calico"] = Component(True, version or tag, details)
     _encapsulation(snapshot, found, out)
     _iptables_backend(snapshot, found, out)
+    _kube_controllers(snapshot, found, out)
+
+
+_CONTROLLERS: Final = "calico-kube-controllers"
+
+
+def _kube_controllers(snapshot: Snapshot, node: Found | None, out: Builder) -> None:
+    """The ``calico-kube-controllers`` feature: a Deployment runs it with replicas above 0.
+
+    Looked for in kube-system, calico-system and calico-node's namespace (the manifests, the
+    operator and charts such as rke2-canal, which deploys it only when
+    ``calico.calicoKubeControllers`` is set). Off only when those namespaces were read whole.
+    """
+    namespaces = [KUBE_SYSTEM, "calico-system"]
+    if node is not None and node.namespace and node.namespace not in namespaces:
+        namespaces.append(node.namespace)
+    deployments = snapshot.listing("deployments")
+    found = find_container(
+        deployments.items, "Deployment", _CONTROLLERS, (_CONTROLLERS,), tuple(namespaces)
+    )
+    if found is not None:
+        replicas = as_map(found.obj.get("spec")).get("replicas", 1)
+        on = not (isinstance(replicas, int) and replicas == 0)
+        out.feature(_CONTROLLERS, on, FactEvidence(found.ref, "spec.replicas", str(replicas)))
+        return
+    problem = next(
+        (p for ns in namespaces if (p := deployments.problem_for(ns, _CONTROLLERS)) is not None),
+        None,
+    )
+    if problem is not None:
+        out.unknown(_CONTROLLERS, reason_of(problem, "Deployments"), "Deployments")
+        return
+    out.feature(
+        _CONTROLLERS,
+        False,
+        FactEvidence(
+            "Deployments", f"containers[{_CONTROLLERS}] in {', '.join(namespaces)}", "none"
+        ),
+    )
 
 
 def _pool_encapsulation(spec: Mapping[str, Any]) -> tuple[set[str], str | None]:
@@ -180,6 +221,11 @@ def _encapsulation(snapshot: Snapshot, node: Found | None, out: Builder) -> None
             FactEvidence(f"IPPool/{names}", "spec.ipipMode, spec.vxlanMode", value),
         )
         return
+    policy_only = _policy_only(snapshot, node)
+    if policy_only is not None:
+        # Calico enforces policy only: another CNI moves the packets, Calico encapsulates none.
+        out.known(key, frozenset({frozenset({"none"})}), policy_only)
+        return
     blocked = next((p for p in pools.problems if p.kind is not ProblemKind.NOT_SERVED), None)
     installation = _installation_encapsulation(snapshot)
     if installation is not None:
@@ -196,6 +242,31 @@ def _encapsulation(snapshot: Snapshot, node: Found | None, out: Builder) -> None
             out.known(key, frozenset({frozenset(values_env)}), evidence)
             return
     out.unknown(key, "no IPPool, Installation or CALICO_IPV4POOL_* variable says", "IPPools")
+
+
+_POLICY_ONLY_CNI: Final = ("amazonvpc", "gke", "azurevnet")
+"""Installation ``spec.cni.type`` values where Calico does policy only (``Calico`` networks)."""
+
+
+def _policy_only(snapshot: Snapshot, node: Found | None) -> FactEvidence | None:
+    """Evidence that Calico does no networking, or None.
+
+    The operator's Installation with a non-Calico ``spec.cni.type`` (AmazonVPC, GKE, AzureVNET),
+    or calico-node with ``CALICO_NETWORKING_BACKEND=none`` (the policy-only manifests, such as
+    the one the Amazon VPC CNI ships for EKS).
+    """
+    # See: https://docs.tigera.io/calico/latest/reference/installation/api#cni (CNIPluginType)
+    installation = snapshot.listing("installations").find(None, "default")
+    cni = text_of(as_map(as_map(as_map(installation).get("spec")).get("cni")).get("type"))
+    if installation is not None and cni is not None and cni.lower() in _POLICY_ONLY_CNI:
+        return FactEvidence("Installation/default", "spec.cni.type (policy only)", cni)
+    if node is not None:
+        value, _ = node.env("CALICO_NETWORKING_BACKEND")
+        if value is not None and value.strip().lower() == "none":
+            return FactEvidence(
+                node.ref, node.field("env.CALICO_NETWORKING_BACKEND (policy only)"), value
+            )
+    return None
 
 
 def _installation_encapsulation(snapshot: Snapshot) -> tuple[set[str], FactEvidence] | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from advisories.derive import parse_os
 from advisories.fleet import FactEvidence, Node
+from advisories.os_defaults import OS_DEFAULT, iptables_default
 from jobs.inventory import raw
 from jobs.inventory.mapping.objects import (
     Builder,
@@ -15,7 +18,7 @@ from jobs.inventory.mapping.objects import (
 )
 from jobs.inventory.port import Snapshot
 
-__all__ = ["read_kubernetes", "read_nodes", "slim_node"]
+__all__ = ["read_host_iptables", "read_kubernetes", "read_nodes", "slim_node"]
 
 # ---------------------------------------------------------------------------------------------
 # Shapes the live adapter keeps (the fields below are all this module reads)
@@ -103,3 +106,44 @@ def read_nodes(snapshot: Snapshot, out: Builder) -> tuple[Node, ...]:
             "Nodes", "", None, reason_of(listing.problems[0], "Nodes")
         )
     return tuple(nodes)
+
+
+def read_host_iptables(nodes: Sequence[Node], out: Builder) -> None:
+    """Set ``host-iptables-mode`` from the nodes' OS images: the distribution's verified default
+    (labelled "OS default", not read), when every node has the same one; else say why not."""
+    key = "host-iptables-mode"
+    images = sorted({n.os_image or "" for n in nodes})
+    if not images:
+        out.unknown(key, "no nodes were read", "Nodes", "status.nodeInfo.osImage")
+        return
+    defaults = {}
+    missing = []
+    for image in images:
+        release = parse_os(image) if image else None
+        default = iptables_default(release.name if release else None)
+        if default is None:
+            missing.append(image or "(no OS image)")
+        else:
+            defaults[image] = default
+    field = "status.nodeInfo.osImage"
+    if missing:
+        out.unknown(
+            key,
+            f"no verified iptables default for {', '.join(missing[:3])}",
+            "Nodes",
+            field,
+            ", ".join(missing[:3]),
+        )
+        return
+    modes = {d.mode for d in defaults.values()}
+    names = ", ".join(sorted({d.os_name for d in defaults.values()}))
+    if len(modes) > 1:
+        out.unknown(key, f"the nodes' OS defaults differ ({names}): read per node", "Nodes", field)
+        return
+    (mode,) = modes
+    sources = " ".join(sorted({d.source for d in defaults.values()}))
+    out.known(
+        key,
+        frozenset({mode}),
+        FactEvidence(OS_DEFAULT, f"Node {field} ({sources})", f"{mode} ({OS_DEFAULT}: {names})"),
+    )
