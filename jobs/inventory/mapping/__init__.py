@@ -47,7 +47,13 @@ from advisories.facts import FEATURES, Facts, canonical_key, parse_fact
 from advisories.fleet import ClusterFacts, ClusterStatus, FactEvidence
 from jobs.inventory.mapping.calico import calico_node, read_calico
 from jobs.inventory.mapping.features import read_cluster_features, read_services, slim_service
-from jobs.inventory.mapping.kube_proxy import read_kube_proxy
+from jobs.inventory.mapping.kube_proxy import (
+    NODE_ARGS,
+    kube_proxy_daemonsets,
+    looks_built_in,
+    node_selectors,
+    read_kube_proxy,
+)
 from jobs.inventory.mapping.kubernetes import (
     read_host_iptables,
     read_kubernetes,
@@ -66,6 +72,7 @@ from jobs.inventory.mapping.spiderpool import read_spiderpool, spiderpool_agent
 from jobs.inventory.port import Listing, Snapshot
 
 __all__ = [
+    "NODE_ARGS",
     "OVERRIDE",
     "FollowUps",
     "Overrides",
@@ -73,6 +80,7 @@ __all__ = [
     "failed_cluster",
     "follow_ups",
     "image_tag",
+    "looks_built_in",
     "slim_node",
     "slim_service",
 ]
@@ -104,6 +112,10 @@ class FollowUps:
     """Namespaces whose Deployments hold calico-kube-controllers or spiderpool-controller."""
     spiderpool_namespace: str | None
     """Namespace of spiderpool-agent (where spiderpool-conf lives), if found."""
+    node_selections: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    """With one kube-proxy DaemonSet per worker pool: each one's reference and the label
+    selectors (ORed) of the nodes it runs on, for the server to answer (None: cannot be
+    written as label selectors)."""
 
 
 def follow_ups(daemonsets: Listing) -> FollowUps:
@@ -117,10 +129,13 @@ def follow_ups(daemonsets: Listing) -> FollowUps:
     for found in (calico, agent):
         if found is not None and found.namespace and found.namespace not in namespaces:
             namespaces.append(found.namespace)
+    pools = kube_proxy_daemonsets(daemonsets)
+    selections = tuple((f.ref, node_selectors(f)) for f in pools) if len(pools) > 1 else ()
     return FollowUps(
         kube_proxy_daemonset=proxy is not None,
         deployment_namespaces=tuple(namespaces),
         spiderpool_namespace=agent.namespace if agent is not None else None,
+        node_selections=selections,
     )
 
 

@@ -89,7 +89,6 @@ def read_nodes(snapshot: Snapshot, out: Builder) -> tuple[Node, ...]:
                     roles.add(role)
             elif key == "kubernetes.io/role" and text_of(value):
                 roles.add(str(value).strip())
-        arch = text_of(info.get("architecture")) or text_of(labels.get("kubernetes.io/arch"))
         nodes.append(
             Node(
                 name=name_of(obj),
@@ -97,7 +96,9 @@ def read_nodes(snapshot: Snapshot, out: Builder) -> tuple[Node, ...]:
                 os_image=text_of(info.get("osImage")),
                 kubelet_version=text_of(info.get("kubeletVersion")),
                 container_runtime=text_of(info.get("containerRuntimeVersion")),
-                architecture=arch or text_of(labels.get("beta.kubernetes.io/arch")),
+                # Not read: no advisory uses it, and the live read (Table cells, no row
+                # metadata) does not carry it; dumps must give the same facts.
+                architecture=None,
                 roles=tuple(sorted(roles)),
             )
         )
