@@ -678,7 +678,7 @@ def gardener_pools() -> JSON:
 
 
 def rke2_canal_without_kube_controllers() -> JSON:
-    """RKE2 1.27 with its default CNI, rke2-canal (Calico 3.26 for policy, flannel VXLAN), which
+    """RKE2 1.27 with its default CNI, rke2-canal (Calico 3.25 for policy, flannel VXLAN), which
     deploys calico-kube-controllers only when ``calico.calicoKubeControllers`` is set
     (rancher/rke2-charts ``packages/rke2-canal/charts/templates/kube-controllers-deployment.yaml``)
     — not set here; kube-proxy as static pods."""
@@ -712,7 +712,7 @@ def rke2_canal_without_kube_controllers() -> JSON:
         [
             container(
                 "calico-node",
-                "rancher/hardened-calico:v3.26.3-build20231109",
+                "rancher/hardened-calico:v3.25.0-build20230406",
                 env={
                     "DATASTORE_TYPE": "kubernetes",
                     "CALICO_NETWORKING_BACKEND": "none",
@@ -729,7 +729,7 @@ def rke2_canal_without_kube_controllers() -> JSON:
         *pods,
         canal,
         configmap("rke2-canal-config", "kube-system", {"canal_iface": "", "masquerade": "true"}),
-        *calico_common("v3.26.3"),
+        *calico_common("v3.25.0"),
         service("kubernetes"),
     ]
     return {"version": {"gitVersion": "v1.27.13+rke2r1"}, "objects": objects}
@@ -865,7 +865,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "calico": "none",
     },
     "canal": {
-        "calico": "v3.26.3-build20231109",
+        "calico": "v3.25.0-build20230406",
         "calico-kube-controllers": False,
         "calico-encapsulation": "none",
         "kube-proxy": "v1.27.13-rke2r1-build20240416",
