@@ -162,7 +162,7 @@ _FACTS: Final = (
         "iptables backend the host's own tools use",
         aliases=("host-iptables",),
         values=("nft", "legacy"),
-        source="configuration override (the API does not show it)",
+        source="the node OS release's verified default (labelled OS default); configuration",
     ),
     FactSpec(
         FactKey("calico"),

@@ -7,11 +7,12 @@ A *bundle* is one JSON object::
      "namespaces": <List or object>, "nodes": <List>, "daemonsets": <List>, ...,
      "configmaps": [<List>, <List>], "ippools": {"error": "the server doesn't have ..."}}
 
-Its keys are those of :data:`jobs.inventory.resources.RESOURCES`. Each value is a List (what
-``kubectl get -o json`` prints), a single object, ``{"error": "text"}`` when kubectl could not read
-it, or an array of such parts. A missing key, or an error, makes the facts it decides unknown;
-the error text says why (forbidden, not served, ...). :func:`dump_script` prints the POSIX shell
-script that writes a bundle with kubectl.
+Its keys are those of :data:`jobs.inventory.resources.RESOURCES`, plus ``nodeSelections``
+(written from a live read: the nodes each per-pool kube-proxy DaemonSet selects). Each value is
+a List (what ``kubectl get -o json`` prints), a single object, ``{"error": "text"}`` when kubectl
+could not read it, or an array of such parts. A missing key, or an error, makes the facts it
+decides unknown; the error text says why (forbidden, not served, ...). :func:`dump_script` prints
+the POSIX shell script that writes a bundle with kubectl.
 
 A plain List (``kubectl get nodes,daemonsets -A -o json``) is accepted too: its items are sorted
 by kind, and every resource type it does not hold is unknown.

@@ -6,11 +6,13 @@ credential plugins as the client does them) instead of the typed API classes: th
 validate a model per object (seconds for 5,000 nodes) and their import alone costs half a second.
 
 Requests per cluster (see :mod:`jobs.inventory.resources`): ``/version``, the kube-system
-namespace, Nodes as a server-side Table (``kubectl get``'s form: name, versions, kernel and OS in
-cells, labels in the row's metadata; a fraction of the bytes of full Nodes) with a fallback to
-plain JSON when the server does not offer Tables, then DaemonSets, Deployments, ConfigMaps,
-Services and the Calico and Spiderpool custom resources. Lists are paginated
-(``limit``/``continue``); a 410 on a ``continue`` token restarts the list once.
+namespace, Nodes as a server-side Table with ``includeObject=None`` (``kubectl get``'s cells:
+name, roles, versions, kernel and OS; no row metadata, a thirtieth of the bytes) processed page
+by page, with a fallback to plain JSON when the server does not offer Tables, then DaemonSets,
+Deployments, ConfigMaps, Services and the Calico and Spiderpool custom resources. Follow-ups:
+with one kube-proxy DaemonSet per worker pool, the nodes each selects (a ``labelSelector`` list,
+names only); on k3s, the nodes' metadata for the ``k3s.io/node-args`` annotation. Lists are
+paginated (``limit``/``continue``); a 410 on a ``continue`` token restarts the list once.
 
 Time: the client is built with urllib3 retries off (the default retries multiply a read timeout
 several times over) and every request gets the time left of the cluster's budget. Building the

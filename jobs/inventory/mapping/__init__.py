@@ -14,19 +14,33 @@ Rules, per fact (vocabulary of :mod:`advisories.facts`):
 
 - ``kubernetes``: ``/version`` gitVersion.
 - ``kube-proxy``: image tag of the ``kube-proxy`` container of the kube-proxy DaemonSet in
-  kube-system, else of its static pods (RKE2).
+  kube-system, else of its static pods (RKE2). With one DaemonSet per worker pool (Gardener's
+  ``kube-proxy-<pool>-v<version>``), each node gets the version and mode of the one DaemonSet
+  whose nodeSelector/affinity selects it (the live read lets the server select, by
+  ``labelSelector``; dumps match the nodes' labels), none where none or several do; the
+  cluster-level value is any of the pools'. k3s runs kube-proxy inside its binary: the node's
+  k3s version, and the mode from ``--kube-proxy-arg proxy-mode=...`` in the node's
+  ``k3s.io/node-args`` annotation (default iptables).
 - ``proxy-mode``: ``mode`` in the file that ``--config`` names, read from the ConfigMap mounted
   there (``kube-proxy`` / ``config.conf`` on kubeadm, ``kube-proxy-config`` / ``config`` on EKS;
   empty = iptables on Linux); else ``--proxy-mode``; else iptables (kube-proxy's default).
   ``none`` only on positive evidence: no kube-proxy at all and Cilium's
-  ``kube-proxy-replacement`` is ``true`` or ``strict``. Otherwise unknown.
+  ``kube-proxy-replacement`` is ``true`` or ``strict`` (or k3s's ``--disable-kube-proxy``).
+  Otherwise unknown.
+- ``host-iptables-mode``: the verified default of the nodes' OS release
+  (:mod:`advisories.os_defaults`), labelled ``OS default`` in the evidence; unknown for
+  releases not verified, or when the nodes' defaults differ (then each node group gets its own).
 - ``calico``: image tag of the ``calico-node`` container (any DaemonSet: calico-node, canal,
   rke2-canal; mirrored images such as ``rancher/mirrored-calico-node`` too), else
   ClusterInformation ``default`` spec.calicoVersion. Not installed only when the DaemonSets were
   read, none runs calico-node, and no Calico resources exist.
-- ``calico-encapsulation``: enabled IPPools (ipipMode / vxlanMode), else the operator's
-  Installation, else (no IPPools served or present) ``CALICO_IPV4POOL_IPIP`` /
-  ``CALICO_IPV4POOL_VXLAN`` on calico-node. IPPools that cannot be read (403) leave it unknown.
+- ``calico-encapsulation``: enabled IPPools (ipipMode / vxlanMode); else ``none`` when Calico
+  does policy only (Installation ``spec.cni.type`` AmazonVPC/GKE/AzureVNET, or calico-node's
+  ``CALICO_NETWORKING_BACKEND=none``); else the operator's Installation, else (no IPPools
+  served or present) ``CALICO_IPV4POOL_IPIP`` / ``CALICO_IPV4POOL_VXLAN`` on calico-node.
+  IPPools that cannot be read (403) leave it unknown.
+- ``calico-kube-controllers`` (feature): a Deployment runs it (replicas above 0) in
+  kube-system, calico-system or calico-node's namespace; off when those were read whole.
 - ``calico-iptables-backend``: ``FELIX_IPTABLESBACKEND`` on calico-node (Felix gives environment
   variables precedence over the datastore), else FelixConfiguration ``default``
   spec.iptablesBackend, else ``auto`` (Felix's default) when FelixConfigurations were read.

@@ -286,3 +286,13 @@ def test_a_large_node_list_is_read_from_table_cells_page_by_page(fleet: Fleet) -
     pages = [r for r in server.requests if r.path == "/api/v1/nodes"]
     assert len(pages) == 3
     assert all(r.query["includeObject"] == "None" and r.query["limit"] == "500" for r in pages)
+
+
+def test_the_state_store_keeps_each_nodes_kube_proxy(fleet: Fleet) -> None:
+    from jobs.store.codec import cluster_from_json, cluster_to_json
+
+    cluster = live(fleet, "gardener")
+    again = cluster_from_json(json.loads(json.dumps(cluster_to_json(cluster))))
+    assert {n.name: (n.kube_proxy, n.proxy_mode) for n in again.nodes} == {
+        n.name: (n.kube_proxy, n.proxy_mode) for n in cluster.nodes
+    }
