@@ -210,7 +210,8 @@ def _per_pool(snapshot: Snapshot, pools: list[Found], out: Builder) -> PerNode:
     per_node: dict[str, tuple[str | None, str | None]] = {}
     unmatched = []
     for name, indexes in runs.items():
-        if len(indexes) == 1:
+        # A pool whose nodes could not be listed may run on any node: decide none.
+        if len(indexes) == 1 and not undecided:
             per_node[name] = read[indexes[0]]
         else:
             unmatched.append(name)
@@ -221,11 +222,7 @@ def _per_pool(snapshot: Snapshot, pools: list[Found], out: Builder) -> PerNode:
     where = f"{len(pools)} kube-proxy DaemonSets (one per worker pool)"
     tags = sorted({tag for tag, _ in read if tag})
     versions = [read_cluster_version(tag) for tag in tags]
-    if (
-        tags
-        and len(tags) == sum(1 for _, tag in read if tag)
-        and all(p is None for _, p in versions)
-    ):
+    if tags and all(tag for tag, _ in read) and all(p is None for _, p in versions):
         domain = versions[0][0]
         for other, _ in versions[1:]:
             domain = VersionDomain(domain.versions.union(other.versions))

@@ -296,3 +296,65 @@ def test_the_state_store_keeps_each_nodes_kube_proxy(fleet: Fleet) -> None:
     assert {n.name: (n.kube_proxy, n.proxy_mode) for n in again.nodes} == {
         n.name: (n.kube_proxy, n.proxy_mode) for n in cluster.nodes
     }
+
+
+def _pool_objects(second_version: str = "1.29.4") -> list[dict[str, object]]:
+    scenario = gardener_pools()
+    objects = [o for o in scenario["objects"] if o["kind"] not in ("DaemonSet", "ConfigMap")]
+    from tests.jobs.inventory.scenarios import _gardener_pool
+
+    return [
+        *objects,
+        *_gardener_pool("cpu", "1.28.10", "iptables"),
+        *_gardener_pool("gpu", second_version, "iptables"),
+    ]
+
+
+def test_pools_on_one_version_give_the_cluster_that_version() -> None:
+    objects = _pool_objects("1.28.10")
+    for obj in objects:
+        if obj["kind"] == "Node" and "gpu" in obj["metadata"]["name"]:  # type: ignore[index]
+            obj["metadata"]["labels"]["worker.gardener.cloud/kubernetes-version"] = "1.28.10"  # type: ignore[index]
+    cluster = cluster_facts(snapshot(objects), name="g")
+    assert cluster.facts.raw["kube-proxy"] == "v1.28.10"
+    assert cluster.facts.values["proxy-mode"] == frozenset({"iptables"})
+
+
+def test_a_pool_whose_nodes_cannot_be_listed_leaves_every_node_undecided() -> None:
+    from dataclasses import replace
+
+    from jobs.inventory.port import Listing, ProblemKind, ReadProblem
+
+    read = snapshot(_pool_objects())
+    failed = Listing((), (ReadProblem(ProblemKind.FORBIDDEN, "nodes is forbidden"),))
+    ok = Listing(({"metadata": {"name": "shoot--core--prod-cpu-z1-0"}},))
+    sets = {
+        "kube-system/DaemonSet/kube-proxy-cpu-v1.28.10": ok,
+        "kube-system/DaemonSet/kube-proxy-gpu-v1.29.4": failed,
+    }
+    cluster = cluster_facts(replace(read, node_sets=sets), name="g")
+    assert all(n.kube_proxy is None for n in cluster.nodes)
+    assert "forbidden" in (cluster.evidence["kube-proxy-nodes"].reason or "")
+
+
+def test_placements_that_are_not_label_selectors_are_said_so() -> None:
+    from jobs.inventory.mapping.kube_proxy import kube_proxy_daemonsets, node_selectors
+    from jobs.inventory.port import Listing
+
+    objects = _pool_objects()
+    pools = [o for o in objects if o["kind"] == "DaemonSet"]
+    spec = pools[0]["spec"]["template"]["spec"]  # type: ignore[index]
+    spec["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a"]}]}
+                ]
+            }
+        }
+    }
+    found = kube_proxy_daemonsets(Listing(tuple(pools)))  # type: ignore[arg-type]
+    assert node_selectors(found[0]) is None
+    assert node_selectors(found[1]) == (
+        "worker.gardener.cloud/pool=gpu,worker.gardener.cloud/kubernetes-version=1.29.4",
+    )
