@@ -92,8 +92,9 @@ def read_calico(snapshot: Snapshot, out: Builder) -> None:
                 FactEvidence("DaemonSets", "containers[calico-node]", "none", None),
             )
             out.components["calico"] = Component(False, None, details)
-            for key in ("calico-encapsulation", "calico-iptables-backend", _CONTROLLERS):
+            for key in ("calico-encapsulation", "calico-iptables-backend"):
                 out.unknown(key, "Calico is not installed")
+            _kube_controllers(snapshot, None, out)
             return
         out.unknown("calico", reason, "DaemonSets", "containers[calico-node]")
         out.components["calico"] = Component(None, info_version, details)

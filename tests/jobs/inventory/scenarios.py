@@ -863,6 +863,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "kube-proxy": "v1.28.10 | v1.29.4",
         "proxy-mode": "iptables+ipvs",
         "calico": "none",
+        "calico-kube-controllers": False,  # no Calico, no kube-controllers
     },
     "canal": {
         "calico": "v3.25.0-build20230406",
