@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from advisories.facts import Facts, KernelDomain, VersionDomain
+from advisories.os_defaults import OS_DEFAULT, iptables_default
 from advisories.versions import VersionKey, VersionSet
 
 __all__ = ["OS_RELEASES", "OsRelease", "kernels_of_os", "parse_os", "resolve"]
@@ -168,7 +169,8 @@ def resolve(facts: Facts) -> Facts:
     - ``kubernetes`` sets ``kube-proxy`` unless that is known;
     - ``os`` sets the kernel (vendor kernels) unless that is known;
     - ``proxy-mode none`` means kube-proxy is absent;
-    - ``iptables-version`` follows from kube-proxy's version unless that is known.
+    - ``iptables-version`` follows from kube-proxy's version unless that is known;
+    - ``os`` sets ``host-iptables-mode`` to the release's verified default unless known.
     """
     out = facts
     if not out.known("kube-proxy") and out.known("kubernetes"):
@@ -179,6 +181,11 @@ def resolve(facts: Facts) -> Facts:
         release = next((r for r in OS_RELEASES if r.name == out.os_name), None)
         if release is not None:
             out = out.set("kernel", kernels_of_os(release))
+    if not out.known("host-iptables-mode"):
+        default = iptables_default(out.os_name)
+        if default is not None:
+            shown = f"{default.mode} ({OS_DEFAULT}: {default.os_name})"
+            out = out.set("host-iptables-mode", frozenset({default.mode}), shown)
     if not out.known("iptables-version") and out.known("kube-proxy"):
         proxy = out.domain("kube-proxy")
         if isinstance(proxy, VersionDomain) and not proxy.versions.is_everything():

@@ -162,7 +162,7 @@ _FACTS: Final = (
         "iptables backend the host's own tools use",
         aliases=("host-iptables",),
         values=("nft", "legacy"),
-        source="configuration override (the API does not show it)",
+        source="the node OS release's verified default (labelled OS default); configuration",
     ),
     FactSpec(
         FactKey("calico"),
@@ -255,6 +255,12 @@ _FEATURES: Final = (
         "Spiderpool's SpiderSubnet feature is on",
         "spiderpool-conf ConfigMap: enableSpiderSubnet",
         "spiderpool",
+    ),
+    FeatureSpec(
+        FactKey("calico-kube-controllers"),
+        "calico-kube-controllers runs (some installs, such as rke2-canal by default, leave it out)",
+        "calico-kube-controllers Deployment in kube-system or calico-system (replicas above 0)",
+        "calico",
     ),
     FeatureSpec(
         FactKey("cilium"),

@@ -14,7 +14,7 @@ from enum import Enum
 
 from advisories.derive import parse_os
 from advisories.engine import Engine, Result
-from advisories.facts import Facts, KernelDomain
+from advisories.facts import Facts, KernelDomain, read_cluster_version
 from advisories.models import Verdict
 from advisories.versions import VersionError, VersionSet, parse_kernel
 
@@ -75,6 +75,10 @@ class Node:
     container_runtime: str | None = None
     architecture: str | None = None
     roles: tuple[str, ...] = ()
+    kube_proxy: str | None = None
+    """kube-proxy version of this node, where it differs per node (one DaemonSet per pool)."""
+    proxy_mode: str | None = None
+    """kube-proxy mode of this node, where it differs per node."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +102,14 @@ class ClusterFacts:
 
 @dataclass(frozen=True, slots=True)
 class NodeGroup:
-    """Nodes that share kernel and OS, evaluated together."""
+    """Nodes that share kernel and OS (and kube-proxy, where it differs per node), evaluated
+    together."""
 
     kernel: str | None
     os_image: str | None
     nodes: tuple[str, ...]
+    kube_proxy: str | None = None
+    proxy_mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +125,27 @@ class ClusterMatch:
 
 
 def node_groups(nodes: Iterable[Node]) -> list[NodeGroup]:
-    """Group nodes by (kernel, OS image), in first-seen order."""
-    groups: dict[tuple[str | None, str | None], list[str]] = {}
+    """Group nodes by (kernel, OS image, kube-proxy version and mode), in first-seen order."""
+    groups: dict[tuple[str | None, str | None, str | None, str | None], list[str]] = {}
     for node in nodes:
-        groups.setdefault((node.kernel, node.os_image), []).append(node.name)
-    return [NodeGroup(k, o, tuple(names)) for (k, o), names in groups.items()]
+        key = (node.kernel, node.os_image, node.kube_proxy, node.proxy_mode)
+        groups.setdefault(key, []).append(node.name)
+    return [NodeGroup(k, o, tuple(names), p, m) for (k, o, p, m), names in groups.items()]
 
 
 def node_facts(cluster_facts: Facts, group: NodeGroup) -> Facts:
-    """Cluster facts plus the kernel and OS of one node group.
+    """Cluster facts plus the kernel and OS of one node group (and its kube-proxy version and
+    mode, where those differ per node).
 
     An unparseable kernel string stays unknown with the raw value kept as evidence.
     """
     facts = cluster_facts
+    if group.kube_proxy is not None:
+        proxy, problem = read_cluster_version(group.kube_proxy)
+        if problem is None:
+            facts = facts.set("kube-proxy", proxy, group.kube_proxy)
+    if group.proxy_mode is not None:
+        facts = facts.set("proxy-mode", frozenset({group.proxy_mode}), group.proxy_mode)
     release = parse_os(group.os_image) if group.os_image else None
     if group.kernel is not None and not facts.known("kernel"):
         try:

@@ -7,11 +7,12 @@ A *bundle* is one JSON object::
      "namespaces": <List or object>, "nodes": <List>, "daemonsets": <List>, ...,
      "configmaps": [<List>, <List>], "ippools": {"error": "the server doesn't have ..."}}
 
-Its keys are those of :data:`jobs.inventory.resources.RESOURCES`. Each value is a List (what
-``kubectl get -o json`` prints), a single object, ``{"error": "text"}`` when kubectl could not read
-it, or an array of such parts. A missing key, or an error, makes the facts it decides unknown;
-the error text says why (forbidden, not served, ...). :func:`dump_script` prints the POSIX shell
-script that writes a bundle with kubectl.
+Its keys are those of :data:`jobs.inventory.resources.RESOURCES`, plus ``nodeSelections``
+(written from a live read: the nodes each per-pool kube-proxy DaemonSet selects). Each value is
+a List (what ``kubectl get -o json`` prints), a single object, ``{"error": "text"}`` when kubectl
+could not read it, or an array of such parts. A missing key, or an error, makes the facts it
+decides unknown; the error text says why (forbidden, not served, ...). :func:`dump_script` prints
+the POSIX shell script that writes a bundle with kubectl.
 
 A plain List (``kubectl get nodes,daemonsets -A -o json``) is accepted too: its items are sorted
 by kind, and every resource type it does not hold is unknown.
@@ -48,6 +49,8 @@ __all__ = [
 
 DUMP_KIND: Final = "NetadvisorDump"
 DUMP_VERSION: Final = 1
+NODE_SELECTIONS: Final = "nodeSelections"
+"""Bundle key: the nodes each per-pool kube-proxy DaemonSet selects (see Snapshot.node_sets)."""
 _MAX_BYTES: Final = 2 << 30
 _REASONS: Final = {
     ProblemKind.FORBIDDEN: "Forbidden",
@@ -127,7 +130,23 @@ def snapshot_from_document(document: Any, origin: str) -> Snapshot:
         )
         said = f"; kubectl said: {first.message}" if first is not None else ""
         raise DumpError(f"{origin} holds no data{said}")
-    return Snapshot(version, version_problem, listings, origin)
+    return Snapshot(version, version_problem, listings, origin, _node_sets(document))
+
+
+def _node_sets(document: Mapping[str, Any]) -> dict[str, Listing]:
+    """``nodeSelections``: workload reference -> node names (or an error), as the live read
+    wrote them; kubectl dumps have none (their nodes carry labels to match instead)."""
+    found = document.get(NODE_SELECTIONS)
+    if not isinstance(found, dict):
+        return {}
+    sets = {}
+    for ref, value in found.items():
+        if isinstance(value, list):
+            names = [n for n in value if isinstance(n, str)]
+            sets[str(ref)] = Listing(tuple({"metadata": {"name": n}} for n in names))
+        elif isinstance(value, dict):
+            sets[str(ref)] = Listing((), (_problem(value),))
+    return sets
 
 
 def _parts(value: Any, kind: str) -> Iterator[Listing]:
@@ -222,6 +241,13 @@ def bundle_from_snapshot(snapshot: Snapshot, context: str | None = None) -> dict
         for item in items:
             item.setdefault("apiVersion", api_version)
         bundle[key] = [whole, *parts] if parts else whole
+    if snapshot.node_sets:
+        bundle[NODE_SELECTIONS] = {
+            ref: _error(listing.problems[0])
+            if listing.problems
+            else [str(i.get("metadata", {}).get("name")) for i in listing.items]
+            for ref, listing in snapshot.node_sets.items()
+        }
     return bundle
 
 

@@ -3,7 +3,7 @@
 An adapter (:mod:`jobs.inventory.kube` for the API, :mod:`jobs.inventory.dumps` for files)
 implements :class:`ClusterReader`: it returns a :class:`Snapshot`, the raw Kubernetes objects of
 the resource types in :mod:`jobs.inventory.resources`, each with the problems met while reading
-it. One shared module (:mod:`jobs.inventory.mapping`) turns any snapshot into
+it. One shared module (:mod:`jobs.inventory.mapping`, a package) turns any snapshot into
 :class:`advisories.fleet.ClusterFacts`, so a dump and the live API give the same facts.
 
 Errors, one family for the port (each carries the cluster's status and a reason fit to show)::
@@ -147,6 +147,10 @@ class Snapshot:
     """Resource key (see :mod:`jobs.inventory.resources`) -> what was read."""
     origin: str = ""
     """Where it was read: ``kubeconfig ~/.kube/config, context prod`` or ``dump x.json``."""
+    node_sets: Mapping[str, Listing] = field(default_factory=dict)
+    """Workload reference (``kube-system/DaemonSet/kube-proxy-a``) -> the nodes its placement
+    selects, as the API server answered a ``labelSelector`` list (names only). Absent: the
+    mapping matches the placement against the nodes' labels itself (dumps carry them)."""
 
     def listing(self, resource: str) -> Listing:
         """What was read of one resource type; not collected when the snapshot lacks it."""

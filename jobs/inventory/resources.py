@@ -69,7 +69,7 @@ RESOURCES: Final[tuple[ResourceType, ...]] = (
         "nodes",
         "Node",
         False,
-        "kernel, OS image, kubelet, container runtime, architecture, roles",
+        "kernel, OS image, kubelet, container runtime, roles; k3s node args; pool selection",
     ),
     ResourceType(
         "daemonsets",

@@ -100,11 +100,14 @@ def _node_groups(nodes: tuple[Node, ...]) -> list[JSON]:
             node.kubelet_version,
             node.container_runtime,
             node.architecture,
+            node.kube_proxy,
+            node.proxy_mode,
             *node.roles,
         )
         groups.setdefault(key, (node.roles, []))[1].append(node.name)
-    return [
-        {
+    out = []
+    for key, (roles, names) in groups.items():
+        group: JSON = {
             "kernel": key[0],
             "os_image": key[1],
             "kubelet_version": key[2],
@@ -113,8 +116,10 @@ def _node_groups(nodes: tuple[Node, ...]) -> list[JSON]:
             "roles": list(roles),
             "nodes": names,
         }
-        for key, (roles, names) in groups.items()
-    ]
+        if key[5] is not None or key[6] is not None:  # kube-proxy differs per node
+            group["kube_proxy"], group["proxy_mode"] = key[5], key[6]
+        out.append(group)
+    return out
 
 
 def cluster_to_json(cluster: ClusterFacts) -> JSON:
@@ -151,6 +156,8 @@ def cluster_from_json(data: Mapping[str, Any]) -> ClusterFacts:
             container_runtime=group["container_runtime"],
             architecture=group["architecture"],
             roles=tuple(group["roles"]),
+            kube_proxy=group.get("kube_proxy"),
+            proxy_mode=group.get("proxy_mode"),
         )
         for group in data["node_groups"]
         for name in group["nodes"]

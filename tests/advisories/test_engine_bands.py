@@ -20,6 +20,7 @@ IPT = {"proxy_mode": "iptables"}
 NFT = {"proxy_mode": "nftables"}
 VXLAN = {"calico_encapsulation": "vxlan"}
 IPIP = {"calico_encapsulation": "ipip"}
+KC: dict[str, str | bool] = {"calico_kube_controllers": True}
 
 ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
     # 1. IPVS conn_reuse_mode
@@ -33,7 +34,13 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.19.0", "kernel": "4.0.9"}, A),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.19.0", "kernel": "4.1.0"}, A),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.19.16", "kernel": "5.9.0"}, A),
-    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.20.0", "kernel": "5.9.0"}, U),
+    # issue 13: releases published before the backports (#107437/#107438, open on 2022-01-11)
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.20.0", "kernel": "5.9.0"}, A),
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.20.13", "kernel": "5.15.0"}, A),  # 2021-11-17
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.20.14", "kernel": "5.15.0"}, U),
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.21.0", "kernel": "5.15.0"}, A),  # 2021-04-08
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.21.7", "kernel": "5.15.0"}, A),  # 2021-11-17
+    ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.21.8", "kernel": "5.15.0"}, U),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.21.14", "kernel": "5.10.0"}, U),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.21.14", "kernel": "5.8.18"}, A),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.22.0", "kernel": "4.0.9"}, A),
@@ -55,6 +62,23 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.27", "os": "Amazon Linux 2023"}, N),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.27", "os": "openEuler 22.03 (LTS-SP1)"}, N),
     ("KP-IPVS-CONN-REUSE", {**IPVS, "k8s": "1.27", "os": "Kylin Linux Advanced Server V10"}, A),
+    # issue 13: the OS release's verified iptables default settles host-iptables-mode
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "Debian GNU/Linux 10 (buster)"}, A),
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "Ubuntu 20.04.6 LTS"}, N),
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "Rocky Linux 8.9"}, A),
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "CentOS Linux 7 (Core)"}, N),
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "Amazon Linux 2"}, U),
+    ("KP-IPTABLES-BACKEND", {**IPT, "k8s": "1.16.15", "os": "Ubuntu 22.04.4 LTS"}, A),
+    (
+        "CALICO-IPTABLES-BACKEND",
+        {"calico": "3.24.5", "calico_iptables_backend": "auto", "os": "Debian GNU/Linux 11"},
+        A,
+    ),
+    (
+        "CALICO-IPTABLES-BACKEND",
+        {"calico": "3.24.5", "calico_iptables_backend": "auto", "os": "Ubuntu 20.04.6 LTS"},
+        N,
+    ),
     # 2 and 15. --random-fully
     ("KP-IPTABLES-RANDOM-FULLY", {**IPT, "k8s": "1.15.12", "kernel": "5.10.0"}, A),
     (
@@ -81,7 +105,12 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.25.16", "externalips_etp_local": True}, N),
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.26.0", "externalips_etp_local": True}, A),
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.27.16", "externalips_etp_local": True}, A),
-    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.28.0", "externalips_etp_local": True}, U),
+    # issue 13: releases published before the cherry-picks (#121928/#122323, open 2023-12-16)
+    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.28.0", "externalips_etp_local": True}, A),
+    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.28.4", "externalips_etp_local": True}, A),
+    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.28.5", "externalips_etp_local": True}, U),
+    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.29.0", "externalips_etp_local": True}, A),
+    ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.29.1", "externalips_etp_local": True}, U),
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.29.4", "externalips_etp_local": True}, U),
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPVS, "k8s": "1.30.0", "externalips_etp_local": True}, N),
     ("KP-EXTERNALIPS-ETP-LOCAL", {**IPT, "k8s": "1.27.0", "externalips_etp_local": True}, N),
@@ -135,13 +164,17 @@ ROWS: list[tuple[str, dict[str, str | bool], Verdict]] = [
         N,
     ),
     # 9 and 15. kube-controllers leak
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.19.4"}, N),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.20.0"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.23.5"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.24.5"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.24.6"}, N),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.25.0"}, A),
-    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.25.1"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.19.4"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.20.0"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.23.5"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.24.5"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.24.6"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.25.0"}, A),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.25.1"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {**KC, "calico": "3.26.0"}, N),
+    # issue 13: the leak needs calico-kube-controllers to run (rke2-canal may leave it out)
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico_kube_controllers": False, "calico": "3.23.5"}, N),
+    ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.23.5"}, U),
     ("CALICO-KUBE-CONTROLLERS-LEAK", {"calico": "3.26.0"}, N),
     # 10. IPIP tunl0 checksum
     ("CALICO-IPIP-CHECKSUM", {**IPIP, "calico": "3.28.0", "kernel": "5.4.0"}, A),  # seed: 3.28.0

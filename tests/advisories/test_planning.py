@@ -100,7 +100,7 @@ def test_calico_3_28_0_on_kernel_6_1_is_uncertain_and_blocks_while_3_28_2_clears
 
 def test_the_leak_on_calico_3_23_has_its_safe_target_on_a_later_line() -> None:
     # A cherry-pick to release-v3.23 exists, but no 3.23 release followed it.
-    setup = facts(calico="3.23.3")
+    setup = facts(calico="3.23.3", calico_kube_controllers=True)
     target = safe_targets(ENGINE, [setup])["calico"]
     assert target.version == "3.24.6"
     assert target.line == "3.24"
@@ -110,7 +110,7 @@ def test_the_leak_on_calico_3_23_has_its_safe_target_on_a_later_line() -> None:
 
 
 def test_calico_3_25_0_is_fixed_on_its_own_line() -> None:
-    target = safe_targets(ENGINE, [facts(calico="3.25.0")])["calico"]
+    target = safe_targets(ENGINE, [facts(calico="3.25.0", calico_kube_controllers=True)])["calico"]
     assert (target.version, target.current_line_fixed) == ("3.25.1", True)
 
 

@@ -62,8 +62,10 @@ def local_catalog(tmp_path: Path, *texts: str) -> Catalog:
 
 
 def calico(version: str) -> Facts:
+    """Calico at ``version`` with calico-kube-controllers running (the leak needs it)."""
     key, domain, _ = parse_fact("calico", version)
-    return Facts(values={key: domain}, raw={key: version})
+    values = {key: domain, "calico-kube-controllers": frozenset({True})}
+    return Facts(values=values, raw={key: version})
 
 
 def fix(version: str, pull: int = 9001) -> UpstreamFix:

@@ -282,7 +282,12 @@ def test_a_direct_message_is_answered_in_a_thread_and_bots_are_ignored(bot: Bot)
     own = event_body({**dm, "bot_id": "B0BOT", "text": "Not safe", "ts": "1700000000.000050"})
     assert post(bot.url, own, "application/json")[0] == 200
     body = event_body(
-        {**dm, "user": "U0OPS", "text": "calico 3.23 内存泄漏", "ts": "1700000000.000200"}
+        {
+            **dm,
+            "user": "U0OPS",
+            "text": "calico 3.23 上 calico-kube-controllers 内存泄漏",
+            "ts": "1700000000.000200",
+        }
     )
     assert post(bot.url, body, "application/json")[0] == 200
     [request] = bot.slack.wait_for("chat.postMessage")

@@ -7,6 +7,7 @@ operator, the Spiderpool chart). ``EXPECTED`` says what inventory must read from
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -515,7 +516,381 @@ def calico_forbidden() -> JSON:
     }
 
 
+# -- issue 13: real clusters read right -------------------------------------------------------
+
+
+def eks_calico_policy_only() -> JSON:
+    """EKS 1.29 with the Amazon VPC CNI and Calico 3.26 for policy only.
+
+    Shape of projectcalico/calico ``manifests/calico-policy-only.yaml`` (release-v3.26):
+    calico-node with ``CALICO_NETWORKING_BACKEND=none`` and ``NO_DEFAULT_POOLS=true``, no
+    IPPools, calico-kube-controllers in kube-system; aws-node does the networking.
+    """
+    base = eks_kube_proxy_config()
+    node = calico_node(
+        "docker.io/calico/node:v3.26.4",
+        env={
+            "CALICO_NETWORKING_BACKEND": "none",
+            "NO_DEFAULT_POOLS": "true",
+            "CLUSTER_TYPE": "k8s",
+            "CALICO_MANAGE_CNI": "false",
+            "FELIX_INTERFACEPREFIX": "eni",
+        },
+    )
+    objects = [
+        o
+        for o in base["objects"]
+        if o["kind"] != "Namespace" or o["metadata"]["name"] != "kube-system"
+    ]
+    objects += [
+        namespace("kube-system", uid_of("eks-policy")),
+        node,
+        deployment(
+            "calico-kube-controllers",
+            "kube-system",
+            [container("calico-kube-controllers", "docker.io/calico/kube-controllers:v3.26.4")],
+        ),
+        *calico_common("v3.26.4"),
+    ]
+    return {**base, "objects": objects}
+
+
+def operator_policy_only_amazonvpc() -> JSON:
+    """EKS 1.30 with the Tigera operator installing Calico 3.27 as policy only.
+
+    The operator's ``Installation`` with ``spec.cni.type: AmazonVPC`` (tigera/operator
+    ``api/v1/installation_types.go``, CNIPluginType): calico-node in calico-system, no
+    ``calicoNetwork.ipPools``, no IPPools, calico-kube-controllers in calico-system.
+    """
+    objects = [
+        namespace("kube-system", uid_of("operator-policy")),
+        *nodes(
+            "ip-10-1-2",
+            2,
+            control_planes=0,
+            kernel="6.1.90-99.173.amzn2023.x86_64",
+            os_image="Amazon Linux 2023.4.20240528",
+            kubelet="v1.30.0-eks-036c24b",
+        ),
+        daemonset(
+            "kube-proxy",
+            "kube-system",
+            [
+                container(
+                    "kube-proxy",
+                    "602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks/kube-proxy:v1.30.0-minimal-eksbuild.3",
+                    command=["kube-proxy", "--v=2", "--proxy-mode=iptables"],
+                )
+            ],
+        ),
+        calico_node("quay.io/calico/node:v3.27.3", "calico-system"),
+        deployment(
+            "calico-kube-controllers",
+            "calico-system",
+            [container("calico-kube-controllers", "quay.io/calico/kube-controllers:v3.27.3")],
+        ),
+        custom(
+            "operator.tigera.io/v1",
+            "Installation",
+            "default",
+            {"cni": {"type": "AmazonVPC"}, "kubernetesProvider": "EKS"},
+        ),
+        *calico_common("v3.27.3"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.30.0-eks-036c24b"}, "objects": objects}
+
+
+def _gardener_pool(pool: str, version: str, mode: str) -> list[JSON]:
+    """One worker pool's kube-proxy as Gardener deploys it: DaemonSet
+    ``kube-proxy-<pool>-v<version>`` with a nodeSelector on the pool and its Kubernetes
+    version, mounting its own ``kube-proxy-config-<hash>`` ConfigMap (key ``config.yaml``)
+    (gardener/gardener ``pkg/operation/botanist/component/kubeproxy/resources.go``, v1.80)."""
+    configmap_name = "kube-proxy-config-" + uuid.uuid5(uuid.NAMESPACE_DNS, pool).hex[:8]
+    proxy = container(
+        "kube-proxy",
+        f"europe-docker.pkg.dev/gardener-project/releases/hyperkube:v{version}",
+        command=[
+            "/usr/local/bin/kube-proxy",
+            "--config=/var/lib/kube-proxy-config/config.yaml",
+            "--v=2",
+        ],
+        mounts=[
+            ("kubeconfig", "/var/lib/kube-proxy-kubeconfig"),
+            ("kube-proxy-config", "/var/lib/kube-proxy-config"),
+        ],
+    )
+    volumes = [
+        {"name": "kubeconfig", "secret": {"secretName": "kube-proxy"}},
+        {"name": "kube-proxy-config", "configMap": {"name": configmap_name}},
+    ]
+    ds = daemonset(f"kube-proxy-{pool}-v{version}", "kube-system", [proxy], volumes)
+    ds["spec"]["template"]["spec"]["nodeSelector"] = {
+        "worker.gardener.cloud/pool": pool,
+        "worker.gardener.cloud/kubernetes-version": version,
+    }
+    config = (
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nclientConnection:\n"
+        "  kubeconfig: /var/lib/kube-proxy-kubeconfig/kubeconfig\nconntrack:\n"
+        "  maxPerCore: 524288\nkind: KubeProxyConfiguration\n"
+        f"metricsBindAddress: 0.0.0.0:10249\nmode: {mode}\n"
+    )
+    return [ds, configmap(configmap_name, "kube-system", {"config.yaml": config})]
+
+
+def gardener_pools() -> JSON:
+    """A Gardener shoot with two worker pools on different Kubernetes versions (a rolling
+    upgrade): one kube-proxy DaemonSet per pool; plus one node no pool DaemonSet selects."""
+    node_objects = []
+    for pool, version, count in (("cpu", "1.28.10", 2), ("gpu", "1.29.4", 2)):
+        for i in range(count):
+            node_objects.append(
+                realistic_node(
+                    f"shoot--core--prod-{pool}-z1-{i}",
+                    kernel="6.6.30-gardenlinux-amd64",
+                    os_image="Garden Linux 1443.7",
+                    kubelet=f"v{version}",
+                    images=8,
+                    labels={
+                        "worker.gardener.cloud/pool": pool,
+                        "worker.gardener.cloud/kubernetes-version": version,
+                    },
+                )
+            )
+    node_objects.append(
+        realistic_node(
+            "shoot--core--prod-spare-z1-0",
+            kernel="6.6.30-gardenlinux-amd64",
+            os_image="Garden Linux 1443.7",
+            kubelet="v1.29.4",
+            images=8,
+            labels={"worker.gardener.cloud/pool": "spare"},
+        )
+    )
+    objects = [
+        namespace("kube-system", uid_of("gardener")),
+        *node_objects,
+        *_gardener_pool("cpu", "1.28.10", "IPVS"),
+        *_gardener_pool("gpu", "1.29.4", "iptables"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.29.4"}, "objects": objects}
+
+
+def rke2_canal_without_kube_controllers() -> JSON:
+    """RKE2 1.27 with its default CNI, rke2-canal (Calico 3.25 for policy, flannel VXLAN), which
+    deploys calico-kube-controllers only when ``calico.calicoKubeControllers`` is set
+    (rancher/rke2-charts ``packages/rke2-canal/charts/templates/kube-controllers-deployment.yaml``)
+    — not set here; kube-proxy as static pods."""
+    node_objects = nodes(
+        "canal",
+        2,
+        kernel="5.14.0-362.8.1.el9_3.x86_64",
+        os_image="Rocky Linux 9.3 (Blue Onyx)",
+        kubelet="v1.27.13+rke2r1",
+        runtime="containerd://1.7.11-k3s2",
+    )
+    pods = [
+        static_pod(
+            "kube-proxy",
+            n["metadata"]["name"],
+            [
+                container(
+                    "kube-proxy",
+                    "index.docker.io/rancher/hardened-kubernetes:v1.27.13-rke2r1-build20240416",
+                    command=["kube-proxy"],
+                    args=["--cluster-cidr=10.42.0.0/16", "--proxy-mode=iptables"],
+                )
+            ],
+            {"component": "kube-proxy", "tier": "control-plane"},
+        )
+        for n in node_objects
+    ]
+    canal = daemonset(
+        "rke2-canal",
+        "kube-system",
+        [
+            container(
+                "calico-node",
+                "rancher/hardened-calico:v3.25.0-build20230406",
+                env={
+                    "DATASTORE_TYPE": "kubernetes",
+                    "CALICO_NETWORKING_BACKEND": "none",
+                    "CLUSTER_TYPE": "k8s,canal",
+                    "FELIX_IPTABLESBACKEND": "auto",
+                },
+            ),
+            container("kube-flannel", "rancher/hardened-flannel:v0.23.0-build20231109"),
+        ],
+    )
+    objects = [
+        namespace("kube-system", uid_of("canal")),
+        *node_objects,
+        *pods,
+        canal,
+        configmap("rke2-canal-config", "kube-system", {"canal_iface": "", "masquerade": "true"}),
+        *calico_common("v3.25.0"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.27.13+rke2r1"}, "objects": objects}
+
+
+def kubeadm_1_16_debian_buster() -> JSON:
+    """kubeadm 1.16 on Debian 10 with Calico 3.24 from the manifest (the kube-proxy DaemonSet
+    of kubernetes/kubernetes ``cmd/kubeadm/app/phases/addons/proxy/manifests.go``, release-1.16).
+
+    Debian 10's iptables defaults to the nft backend; before 1.17 the kube-proxy image always
+    uses iptables-legacy, and Felix's Auto detection before 3.25.2 may pick legacy.
+    """
+    objects = [
+        namespace("kube-system", uid_of("buster")),
+        *nodes(
+            "buster",
+            3,
+            kernel="4.19.0-26-amd64",
+            os_image="Debian GNU/Linux 10 (buster)",
+            kubelet="v1.16.15",
+            runtime="docker://19.3.15",
+        ),
+        *kube_proxy_kubeadm("v1.16.15", "iptables"),
+        calico_node("docker.io/calico/node:v3.24.5", env={"CALICO_IPV4POOL_IPIP": "Always"}),
+        deployment(
+            "calico-kube-controllers",
+            "kube-system",
+            [container("calico-kube-controllers", "docker.io/calico/kube-controllers:v3.24.5")],
+        ),
+        ippool("default-ipv4-ippool", "192.168.0.0/16", ipip="Always"),
+        *calico_common("v3.24.5"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.16.15"}, "objects": objects}
+
+
+def k3s_ipvs() -> JSON:
+    """k3s 1.29: kube-proxy runs inside the k3s binary; the server was started with
+    ``--kube-proxy-arg proxy-mode=ipvs`` and the agent with none. k3s records each node's flags
+    as a JSON array in the ``k3s.io/node-args`` annotation (k3s-io/k3s
+    ``pkg/nodeconfig/nodeconfig.go``, v1.29)."""
+    server_args = [
+        "server",
+        "--disable",
+        "traefik",
+        "--kube-proxy-arg",
+        "proxy-mode=ipvs",
+        "--write-kubeconfig-mode",
+        "0644",
+    ]
+    agent_args = ["agent", "--server", "https://10.0.0.10:6443", "--token", "********"]
+    objects = [
+        namespace("kube-system", uid_of("k3s")),
+        realistic_node(
+            "k3s-server-0",
+            kernel="6.5.0-1020-aws",
+            os_image="Ubuntu 22.04.4 LTS",
+            kubelet="v1.29.4+k3s1",
+            runtime="containerd://1.7.15-k3s1",
+            roles=["control-plane", "master"],
+            images=8,
+            annotations={"k3s.io/node-args": json.dumps(server_args)},
+        ),
+        realistic_node(
+            "k3s-agent-0",
+            kernel="6.5.0-1020-aws",
+            os_image="Ubuntu 22.04.4 LTS",
+            kubelet="v1.29.4+k3s1",
+            runtime="containerd://1.7.15-k3s1",
+            images=8,
+            annotations={"k3s.io/node-args": json.dumps(agent_args)},
+        ),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.29.4+k3s1"}, "objects": objects}
+
+
+def kubeadm_1_21_ipvs_hwe() -> JSON:
+    """kubeadm 1.21.5 (September 2021) in IPVS mode on Ubuntu 20.04 with the 5.15 HWE kernel:
+    the 1.21 backport of #102122 (#107438) was merged in January 2022, so this release cannot
+    carry it and kube-proxy sets conn_reuse_mode=0 (KP-IPVS-CONN-REUSE affected, not unknown)."""
+    objects = [
+        namespace("kube-system", uid_of("hwe")),
+        *nodes(
+            "hwe",
+            2,
+            kernel="5.15.0-107-generic",
+            os_image="Ubuntu 20.04.6 LTS",
+            kubelet="v1.21.5",
+            runtime="containerd://1.5.5",
+        ),
+        *kube_proxy_kubeadm("v1.21.5", "ipvs"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.21.5"}, "objects": objects}
+
+
+def kind_many_nodes() -> JSON:
+    """A large kind-like cluster (1,200 nodes, three Table pages): nodes are read from the Table
+    cells with ``includeObject=None``; roles come from the Roles column."""
+    objects = [
+        namespace("kube-system", uid_of("many")),
+        *nodes(
+            "many",
+            1200,
+            control_planes=3,
+            kernel="6.8.0-1008-gcp",
+            os_image="Debian GNU/Linux 12 (bookworm)",
+            kubelet="v1.31.0",
+        ),
+        *kube_proxy_kubeadm("v1.31.0", "nftables"),
+        service("kubernetes"),
+    ]
+    return {"version": {"gitVersion": "v1.31.0"}, "objects": objects}
+
+
 EXPECTED: dict[str, dict[str, Any]] = {
+    "eks-policy": {
+        "calico": "v3.26.4",
+        "calico-encapsulation": "none",
+        "calico-kube-controllers": True,
+        "proxy-mode": "ipvs",
+    },
+    "operator-policy": {
+        "calico": "v3.27.3",
+        "calico-encapsulation": "none",
+        "calico-kube-controllers": True,
+        "host-iptables-mode": None,  # Amazon Linux 2023: not verified
+    },
+    "gardener": {
+        "kube-proxy": "v1.28.10 | v1.29.4",
+        "proxy-mode": "iptables+ipvs",
+        "calico": "none",
+        "calico-kube-controllers": False,  # no Calico, no kube-controllers
+    },
+    "canal": {
+        "calico": "v3.25.0-build20230406",
+        "calico-kube-controllers": False,
+        "calico-encapsulation": "none",
+        "kube-proxy": "v1.27.13-rke2r1-build20240416",
+        "host-iptables-mode": "nft",
+    },
+    "buster": {
+        "kube-proxy": "v1.16.15",
+        "proxy-mode": "iptables",
+        "calico": "v3.24.5",
+        "calico-iptables-backend": "auto",
+        "calico-kube-controllers": True,
+        "host-iptables-mode": "nft",
+    },
+    "k3s": {
+        "kube-proxy": "v1.29.4+k3s1",
+        "proxy-mode": "iptables+ipvs",
+        "host-iptables-mode": "nft",
+    },
+    "hwe": {
+        "kube-proxy": "v1.21.5",
+        "proxy-mode": "ipvs",
+        "host-iptables-mode": "legacy",
+    },
+    "many": {"kubernetes": "v1.31.0", "proxy-mode": "nftables"},
     "centos": {
         "kubernetes": "v1.23.17",
         "kube-proxy": "v1.23.17",
@@ -579,4 +954,12 @@ SCENARIOS = {
     "rke2": rke2_spiderpool_openeuler,
     "eks": eks_kube_proxy_config,
     "forbidden": calico_forbidden,
+    "eks-policy": eks_calico_policy_only,
+    "operator-policy": operator_policy_only_amazonvpc,
+    "gardener": gardener_pools,
+    "canal": rke2_canal_without_kube_controllers,
+    "buster": kubeadm_1_16_debian_buster,
+    "k3s": k3s_ipvs,
+    "hwe": kubeadm_1_21_ipvs_hwe,
+    "many": kind_many_nodes,
 }
