@@ -79,7 +79,7 @@ class ClusterData:
 def cluster_data(cluster: ClusterFacts, read_at: datetime | None = None) -> ClusterData:
     """The fact groups of a scanned cluster (cluster facts plus each node group's kernel/OS)."""
     groups = node_groups(cluster.nodes)
-    facts = tuple(node_facts(cluster.facts, g) for g in groups) or (cluster.facts.resolved(),)
+    facts = tuple(node_facts(cluster.facts, g) for g in groups) or (cluster.facts,)
     return ClusterData(cluster.name, facts, read_at, cluster.demo)
 
 

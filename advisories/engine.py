@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from advisories.derive import OS_RELEASES
+from advisories.derive import OS_RELEASES, ResolvedFacts, resolve
 from advisories.facts import (
     FACTS,
     FEATURES,
@@ -148,13 +148,12 @@ class Engine:
     _cache: dict[tuple[object, ...], Result] = field(default_factory=dict)
     _keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def evaluate(self, facts: Facts, *, resolve: bool = True) -> list[Result]:
+    def evaluate(self, facts: ResolvedFacts) -> list[Result]:
         """Results for every advisory, in catalog order."""
-        resolved = facts.resolved() if resolve else facts
-        return [self.evaluate_one(advisory, resolved) for advisory in self.advisories]
+        return [self.evaluate_one(advisory, facts) for advisory in self.advisories]
 
-    def evaluate_one(self, advisory: Advisory, facts: Facts) -> Result:
-        """The result of one advisory at already resolved facts."""
+    def evaluate_one(self, advisory: Advisory, facts: ResolvedFacts) -> Result:
+        """The result of one advisory at resolved facts."""
         keys = self._keys.get(advisory.id)
         if keys is None:
             keys = self._keys[advisory.id] = _relevant_keys(advisory)
@@ -184,13 +183,13 @@ class Engine:
 
 def evaluate(advisories: Iterable[Advisory], facts: Facts) -> list[Result]:
     """Results for every advisory at ``facts`` (resolved first)."""
-    return Engine(list(advisories)).evaluate(facts)
+    return Engine(list(advisories)).evaluate(resolve(facts))
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def _vendor(facts: Facts) -> frozenset[bool]:
+def _vendor(facts: ResolvedFacts) -> frozenset[bool]:
     kernel = facts.domain("kernel")
     assert isinstance(kernel, KernelDomain)
     return kernel.vendor
@@ -426,7 +425,7 @@ def _describe_cells(key: str, cells: Sequence[CellValue]) -> tuple[str, object]:
 
 
 def _caveats(
-    advisory: Advisory, facts: Facts, result: Result, keys: tuple[str, ...]
+    advisory: Advisory, facts: ResolvedFacts, result: Result, keys: tuple[str, ...]
 ) -> tuple[str, ...]:
     out: list[str] = []
     kernel_matters = "kernel" in keys and result.verdict is not Verdict.NOT_AFFECTED

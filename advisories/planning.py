@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from advisories.derive import OS_RELEASES, kernels_of_os
+from advisories.derive import OS_RELEASES, kernels_of_os, resolve
 from advisories.engine import Engine, Result
 from advisories.facts import Domain, Facts, KernelDomain, VersionDomain
 from advisories.models import Advisory, Verdict
@@ -131,7 +131,7 @@ def apply_changes(facts: Facts, changes: Sequence[Change]) -> Facts:
 
 def worst_results(engine: Engine, groups: Sequence[Facts]) -> list[Result]:
     """Per advisory, the worst result over the fact groups (affected > unknown > not)."""
-    per_group = [engine.evaluate(g) for g in groups]
+    per_group = [engine.evaluate(resolve(g)) for g in groups]
     return [
         max((results[i] for results in per_group), key=lambda r: r.verdict.rank)
         for i in range(len(engine.advisories))
@@ -241,7 +241,7 @@ def _current(groups: Sequence[Facts], key: str) -> tuple[VersionKey | None, str 
     lowest: VersionKey | None = None
     words: list[str] = []
     for facts in groups:
-        resolved = facts.resolved()
+        resolved = resolve(facts)
         domain = resolved.domain(key)
         if not isinstance(domain, VersionDomain | KernelDomain) or not domain.versions:
             continue

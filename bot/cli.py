@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO
 
 from advisories.catalog import Catalog, CatalogError, load_catalog
-from advisories.derive import OS_RELEASES, parse_os
+from advisories.derive import OS_RELEASES, parse_os, resolve
 from advisories.engine import Engine, Result
 from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, Facts, parse_fact
 from advisories.models import Verdict
@@ -343,13 +343,13 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if catalog is None:
         return 1
     facts = facts_from_args(args)
-    resolved = facts.resolved()
-    results = Engine(catalog.advisories).evaluate(resolved, resolve=False)
+    resolved = resolve(facts)
+    results = Engine(catalog.advisories).evaluate(resolved)
     components = described_components(facts)
     if args.json:
         data = {
             "catalog_version": catalog.version,
-            "facts": facts_to_json(resolved),
+            "facts": facts_to_json(resolved.facts),
             "components": components,
             "results": [result_to_json(r, args.lang) for r in results],
         }
