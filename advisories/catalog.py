@@ -48,12 +48,12 @@ _REFERENCE_TYPES: Final = frozenset(
      "EVIDENCE", "WEB"}
 )  # fmt: skip
 _TOP_FIELDS: Final = frozenset(
-    {"id", "title", "component", "decided_by", "summary", "symptoms", "recommendation",
-     "workaround", "references", "source", "notes", "cases"}
+    {"id", "title", "title_zh", "component", "decided_by", "summary", "symptoms",
+     "recommendation", "workaround", "references", "source", "notes", "cases"}
 )  # fmt: skip
 _REQUIRED: Final = ("id", "title", "component", "decided_by", "summary", "recommendation", "cases")
 _CASE_FIELDS: Final = frozenset(
-    {"id", "affected", "severity", "when", "impact", "uncertain", "note"}
+    {"id", "affected", "severity", "when", "impact", "uncertain", "note", "symptoms"}
 )
 
 
@@ -195,6 +195,7 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
             valid = ", ".join(d.value for d in DecidedBy)
             problem("decided_by", f"unknown value {data['decided_by']!r} (valid: {valid})")
     title = _string(data, "title", problem)
+    title_zh = _string(data, "title_zh", problem, required=False) or None
     summary = _string(data, "summary", problem)
     source = _string(data, "source", problem, required=False)
     recommendation = _text(data.get("recommendation"), "recommendation", problem)
@@ -205,6 +206,11 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
     cases = _cases(data.get("cases"), problem)
     if cases and not any(c.affected for c in cases):
         problem("cases", "no case is affected: true")
+    case_ids = {c.id for c in cases}
+    for i, item in enumerate(workaround):
+        for case_id in item.cases:
+            if case_id not in case_ids:
+                problem(f"workaround[{i}].cases", f"unknown case {case_id!r}")
     if len(issues) > before:
         return None
     assert aid is not None and component is not None and decided_by is not None
@@ -223,6 +229,7 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
         source=source,
         notes=tuple(notes),
         path=path,
+        title_zh=title_zh,
     )
 
 
@@ -266,18 +273,18 @@ def _string_list(value: Any, field: str, problem: Any) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _symptoms(value: Any, problem: Any) -> dict[str, tuple[str, ...]]:
+def _symptoms(value: Any, problem: Any, field: str = "symptoms") -> dict[str, tuple[str, ...]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problem("symptoms", "must be a mapping of language (en, zh) to keyword lists")
+        problem(field, "must be a mapping of language (en, zh) to keyword lists")
         return {}
     out: dict[str, tuple[str, ...]] = {}
     for language, words in value.items():
         if language not in ("en", "zh"):
-            problem(f"symptoms.{language}", "unknown language (valid: en, zh)")
+            problem(f"{field}.{language}", "unknown language (valid: en, zh)")
             continue
-        out[language] = tuple(_string_list(words, f"symptoms.{language}", problem))
+        out[language] = tuple(_string_list(words, f"{field}.{language}", problem))
     return out
 
 
@@ -290,14 +297,27 @@ def _workarounds(value: Any, problem: Any) -> list[Workaround]:
     out = []
     for i, item in enumerate(value):
         field = f"workaround[{i}]"
-        if not isinstance(item, dict) or set(item) - {"description", "command"}:
-            problem(field, "must be a mapping with description and command only")
+        allowed = {"description", "description_zh", "command", "cases"}
+        if not isinstance(item, dict) or set(item) - allowed:
+            problem(field, "must be a mapping with description, description_zh, command, cases")
             continue
         command, description = item.get("command"), item.get("description", "")
         if not isinstance(command, str) or not command.strip():
             problem(f"{field}.command", "missing")
             continue
-        out.append(Workaround(description=str(description).strip(), command=command.strip()))
+        description_zh = item.get("description_zh")
+        if description_zh is not None and not isinstance(description_zh, str):
+            problem(f"{field}.description_zh", "must be a string")
+            description_zh = None
+        cases = _string_list(item.get("cases"), f"{field}.cases", problem)
+        out.append(
+            Workaround(
+                description=str(description).strip(),
+                command=command.strip(),
+                description_zh=description_zh.strip() if description_zh else None,
+                cases=tuple(cases),
+            )
+        )
     return out
 
 
@@ -378,6 +398,7 @@ def _cases(value: Any, problem: Any) -> list[Case]:
         when = _conditions(item.get("when"), f"{field}.when", problem)
         if when is None:
             continue
+        symptoms = _symptoms(item.get("symptoms"), problem, f"{field}.symptoms")
         out.append(
             Case(
                 id=case_id,
@@ -387,6 +408,7 @@ def _cases(value: Any, problem: Any) -> list[Case]:
                 severity=severity,
                 uncertain=uncertain.strip() if isinstance(uncertain, str) else None,
                 note=note.strip() if isinstance(note, str) else None,
+                symptoms=symptoms,
             )
         )
     return out
