@@ -28,6 +28,7 @@ from advisories.models import (
     Text,
     Workaround,
 )
+from advisories.symptoms import SymptomIndex
 from advisories.versions import (
     MAX_KEY,
     MIN_KEY,
@@ -89,9 +90,12 @@ class Catalog:
     version: str
     advisories: tuple[Advisory, ...]
     by_id: Mapping[str, Advisory] = field(init=False, repr=False, compare=False)
+    symptoms: SymptomIndex = field(init=False, repr=False, compare=False)
+    """The symptom keywords of every advisory and case, indexed once."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {a.id: a for a in self.advisories})
+        object.__setattr__(self, "symptoms", SymptomIndex(self.advisories))
 
     def get(self, advisory_id: str) -> Advisory | None:
         """The advisory with this id (case-insensitive), or None."""

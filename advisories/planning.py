@@ -41,6 +41,8 @@ __all__ = [
     "Target",
     "UpstreamFix",
     "apply_changes",
+    "candidate_versions",
+    "oses_meeting",
     "safe_targets",
     "what_if",
     "worst_results",
@@ -217,7 +219,7 @@ def _text(key: VersionKey) -> str:
     return ".".join(str(p) for p in parts)
 
 
-def _candidates(advisories: Sequence[Advisory], key: str) -> list[VersionKey]:
+def candidate_versions(advisories: Sequence[Advisory], key: str) -> list[VersionKey]:
     """Release versions named by the catalog's events for a fact (fixed, introduced, ...)."""
     out: set[VersionKey] = set()
     for advisory in advisories:
@@ -351,7 +353,7 @@ def safe_targets(
             for a in advisories
             if key != "kernel" and upstream_keys.get(a.id)
         }
-        candidates = _candidates(advisories, key)
+        candidates = candidate_versions(advisories, key)
         extra = {
             version
             for advisory_id, fixes in hints.items()
@@ -400,7 +402,7 @@ def safe_targets(
             line=line,
             current_line_fixed=same_line if current is not None else None,
             caveats=tuple(caveats),
-            os_releases=_oses_meeting(chosen) if key == "kernel" else (),
+            os_releases=oses_meeting(chosen) if key == "kernel" else (),
             source="upstream" if cleared else "catalog",
             upstream=cleared,
         )
@@ -425,7 +427,8 @@ def _candidate_change(key: str, candidate: VersionKey) -> Change:
     return Change(key, VersionDomain(point), _text(candidate))
 
 
-def _oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
+def oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
+    """OS releases whose every default kernel is at least ``kernel``."""
     out = []
     for release in OS_RELEASES:
         lows = [VersionKey((m, n, max(p, 0), 0)) for m, n, p in release.kernels]

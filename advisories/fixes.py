@@ -1,0 +1,287 @@
+"""Joint fixes: sets of changes (versions and modes together) that clear advisories.
+
+``plan --safe`` used to move one component at a time, so a cluster that needs a kernel *and* a
+Calico upgrade had no answer. Here the search runs over combinations of target versions (the
+versions the catalog's events name) and mode changes (IPVS -> iptables), smallest first, and
+returns alternatives best first: fewest mode changes, then fewest changes, then the lowest
+versions. Every alternative is checked by evaluating the engine with the changes applied to
+every fact group, so what is returned is true of the catalog, not guessed from it.
+
+Two strengths:
+
+- *strict* (``safe_with`` of ``ask`` / ``check``): the stated facts plus the alternative make
+  every named advisory ``not_affected``;
+- *fix* (``fixes`` of ``plan``): no advisory of the catalog is ``affected`` after the changes,
+  and an advisory may stay ``unknown`` only when it depends on nothing but facts that the setup
+  does not give (facts inventory cannot read); those are listed in :attr:`Fix.remaining`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from advisories.derive import resolve
+from advisories.engine import Engine, Result
+from advisories.facts import (
+    FACTS,
+    FEATURES,
+    FactKind,
+    Facts,
+    KernelDomain,
+    VersionDomain,
+    parse_fact,
+)
+from advisories.models import Advisory, Verdict
+from advisories.planning import Change, apply_changes, candidate_versions, oses_meeting
+from advisories.versions import VersionError, VersionKey, parse_kernel
+from advisories.wording import change_words, words
+
+__all__ = ["Fix", "find_fixes", "to_change"]
+
+_SKIPPED_KEYS = frozenset({"iptables-version", "os", "kernel-vendor"})
+_NOT_A_FIX = {"proxy-mode": {"none"}, "calico-encapsulation": {"none"}}
+_BUDGET = 900
+"""Evaluations per search at most (each is one engine pass over the advisories concerned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One alternative: changes that, applied together, clear the advisories."""
+
+    changes: Mapping[str, str]
+    """Fact key (as the ``check`` flags name it) -> a value a user could state; features as
+    ``on`` / ``off``."""
+    clears: tuple[str, ...]
+    """The advisories it makes ``not_affected``."""
+    remaining: tuple[str, ...] = ()
+    """Advisories left ``unknown`` because they depend only on facts the setup does not give."""
+    or_later: frozenset[str] = field(default_factory=frozenset)
+    """Version keys for which every later candidate version works as well."""
+    modes: int = 0
+    """How many of the changes are mode or setting changes rather than upgrades."""
+
+    def describe(self, language: str = "en") -> str:
+        """``kernel 5.9 or later (RHEL 9, Ubuntu 22.04) and Calico 3.28.2 or later``."""
+        parts = []
+        for key, value in self.changes.items():
+            text = change_words(key, value, language, or_later=key in self.or_later)
+            if key == "kernel":
+                oses = _oses(value)
+                if oses:
+                    text += f" ({', '.join(oses[:3])})"
+            parts.append(text)
+        glue = " 且 " if language == "zh" else f" {words(language)['and']} "
+        return glue.join(parts)
+
+
+def find_fixes(
+    engine: Engine,
+    groups: Sequence[Facts],
+    ids: Sequence[str],
+    *,
+    strict: bool,
+    limit: int = 3,
+    max_size: int = 3,
+) -> list[Fix]:
+    """Alternatives that clear the advisories ``ids`` at ``groups`` (unresolved), best first."""
+    if not ids or not groups:
+        return []
+    by_id = {a.id: a for a in engine.advisories}
+    targets = [by_id[i] for i in ids if i in by_id]
+    stated = _stated(groups)
+    unread = _unread(groups)
+    keys = _keys(targets, stated)
+    candidates = {k: _values(targets, groups, k) for k in keys}
+    keys = [k for k in keys if candidates[k]]
+    search = _Search(engine, groups, [t.id for t in targets], strict, unread)
+    found: list[Fix] = []
+    for size in range(1, max_size + 1):
+        for combo in itertools.combinations(keys, size):
+            if any(set(f.changes) <= set(combo) for f in found):
+                continue  # a smaller alternative already clears them
+            ranges = [range(len(candidates[k])) for k in combo]
+            for picks in sorted(itertools.product(*ranges), key=lambda p: (sum(p), p)):
+                if search.spent >= _BUDGET:
+                    break
+                changes = {k: candidates[k][i] for k, i in zip(combo, picks, strict=True)}
+                outcome = search.check(changes)
+                if outcome is None:
+                    continue
+                later = frozenset(
+                    k for k, i in zip(combo, picks, strict=True)
+                    if _is_version(k) and all(
+                        search.check({**changes, k: v}) is not None
+                        for v in candidates[k][i + 1 :]
+                    )
+                )  # fmt: skip
+                found.append(
+                    Fix(
+                        changes=changes,
+                        clears=outcome[0],
+                        remaining=outcome[1],
+                        or_later=later,
+                        modes=sum(1 for k in combo if not _is_version(k)),
+                    )
+                )
+                break
+        if len(found) >= limit or search.spent >= _BUDGET:
+            break
+    found.sort(key=lambda f: (f.modes, len(f.changes)))
+    return found[:limit]
+
+
+class _Search:
+    """Evaluates candidate changes (cached) and says whether they clear the targets."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        groups: Sequence[Facts],
+        ids: Sequence[str],
+        strict: bool,
+        unread: Collection[str],
+    ) -> None:
+        self.engine = engine
+        self.groups = groups
+        self.ids = ids
+        self.strict = strict
+        self.unread = unread
+        self.spent = 0
+        self.before = {i for i, r in self._worst([]).items() if r.verdict is Verdict.AFFECTED}
+        self._seen: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # fmt: skip
+
+    def check(
+        self, changes: Mapping[str, str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(cleared, remaining unknown) when the changes clear the targets, else None."""
+        key = tuple(sorted(changes.items()))
+        if key in self._seen:
+            return self._seen[key]
+        self.spent += 1
+        worst = self._worst([to_change(k, v) for k, v in changes.items()])
+        outcome: tuple[tuple[str, ...], tuple[str, ...]] | None
+        if self.strict:
+            # The named advisories clear, and the changes break nothing that held before.
+            ok = all(worst[i].verdict is Verdict.NOT_AFFECTED for i in self.ids) and not any(
+                r.verdict is Verdict.AFFECTED and i not in self.before for i, r in worst.items()
+            )
+            outcome = (tuple(self.ids), ()) if ok else None
+        else:
+            remaining = []
+            ok = True
+            for result in worst.values():
+                if result.verdict is Verdict.AFFECTED:
+                    ok = False
+                elif result.verdict is Verdict.UNKNOWN:
+                    given = set(result.depends_on)
+                    if result.uncertain or not given or not given <= set(self.unread):
+                        ok = False
+                    else:
+                        remaining.append(result.id)
+            cleared = tuple(i for i in self.ids if worst[i].verdict is Verdict.NOT_AFFECTED)
+            outcome = (cleared, tuple(remaining)) if ok else None
+        self._seen[key] = outcome
+        return outcome
+
+    def _worst(self, parsed: Sequence[Change]) -> dict[str, Result]:
+        worst: dict[str, Result] = {}
+        for group in self.groups:
+            for result in self.engine.evaluate(resolve(apply_changes(group, parsed))):
+                old = worst.get(result.id)
+                if old is None or result.verdict.rank > old.verdict.rank:
+                    worst[result.id] = result
+        return worst
+
+
+def to_change(key: str, value: str) -> Change:
+    """A change as ``plan --set KEY=VALUE`` (or ``--feature``) would state it."""
+    if key in FEATURES:
+        return Change(key, frozenset({value == "on"}), value)
+    canonical, domain, _ = parse_fact(key, value)
+    return Change(canonical, domain, value)
+
+
+def _is_version(key: str) -> bool:
+    spec = FACTS.get(key)
+    return spec is not None and spec.kind in (FactKind.VERSION, FactKind.KERNEL)
+
+
+def _stated(groups: Sequence[Facts]) -> set[str]:
+    keys: set[str] = set()
+    for group in groups:
+        keys.update(group.values)
+    return keys
+
+
+def _unread(groups: Sequence[Facts]) -> set[str]:
+    """Facts that no group gives (after resolution): unknown however the setup changes."""
+    given: set[str] = set()
+    for group in groups:
+        given.update(resolve(group).values)
+    return {k for k in (*FACTS, *FEATURES) if k not in given}
+
+
+def _keys(targets: Sequence[Advisory], stated: Collection[str]) -> list[str]:
+    """Keys worth changing, versions before modes; kube-proxy as Kubernetes unless stated."""
+    keys: dict[str, None] = {}
+    for advisory in targets:
+        for key in advisory.keys:
+            if key in _SKIPPED_KEYS:
+                continue
+            if key in FEATURES and key in stated:
+                continue  # a feature the question states is the setup, not a choice
+            if key == "kube-proxy" and "kube-proxy" not in stated:
+                key = "kubernetes"
+            keys[key] = None
+    return sorted(keys, key=lambda k: (not _is_version(k), k in FEATURES))
+
+
+def _values(targets: Sequence[Advisory], groups: Sequence[Facts], key: str) -> list[str]:
+    """Candidate values of one key: later versions the catalog names, other modes."""
+    if key in FEATURES:
+        return ["off", "on"]
+    spec = FACTS[key]
+    if spec.kind in (FactKind.VERSION, FactKind.KERNEL):
+        event_key = "kube-proxy" if key == "kubernetes" else key
+        lowest = _lowest(groups, key)
+        return [
+            _text(v)
+            for v in candidate_versions(targets, event_key)
+            if lowest is None or v > lowest
+        ]
+    current: set[str] = set()
+    for group in groups:
+        domain = group.values.get(key)
+        if isinstance(domain, frozenset) and len(domain) == 1:
+            (value,) = domain
+            current.update(value if isinstance(value, frozenset) else {str(value)})
+    skip = _NOT_A_FIX.get(key, set())
+    return [v for v in spec.values if v not in current and v not in skip]
+
+
+def _lowest(groups: Sequence[Facts], key: str) -> VersionKey | None:
+    lowest: VersionKey | None = None
+    for group in groups:
+        domain = resolve(group).domain(key)
+        if isinstance(domain, VersionDomain | KernelDomain) and not domain.versions.is_everything():
+            low = domain.versions.lowest()
+            if low is not None and (lowest is None or low < lowest):
+                lowest = low
+    return lowest
+
+
+def _text(key: VersionKey) -> str:
+    parts = list(key.release)
+    while len(parts) > 3 and parts[-1] == 0:
+        parts.pop()
+    return ".".join(str(p) for p in parts)
+
+
+def _oses(value: str) -> tuple[str, ...]:
+    try:
+        key = parse_kernel(value).key
+    except VersionError:
+        return ()
+    return oses_meeting(key)
