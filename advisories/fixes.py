@@ -62,12 +62,16 @@ class Fix:
     modes: int = 0
     """How many of the changes are mode or setting changes rather than upgrades."""
 
-    def describe(self, language: str = "en") -> str:
-        """``kernel 5.9 or later (RHEL 9, Ubuntu 22.04) and Calico 3.28.2 or later``."""
+    def describe(self, language: str = "en", *, releases: bool = True) -> str:
+        """``kernel 5.9 or later (RHEL 9, Ubuntu 22.04) and Calico 3.28.2 or later``; without
+        the OS releases when ``releases`` is False."""
         parts = []
-        for key, value in self.changes.items():
+        order = ("kernel", "kubernetes", "kube-proxy", "calico", "spiderpool")
+        keys = sorted(self.changes, key=lambda k: order.index(k) if k in order else len(order))
+        for key in keys:
+            value = self.changes[key]
             text = change_words(key, value, language, or_later=key in self.or_later)
-            if key == "kernel":
+            if key == "kernel" and releases:
                 oses = _oses(value)
                 if oses:
                     text += f" ({', '.join(oses[:3])})"
@@ -88,7 +92,7 @@ def find_fixes(
     """Alternatives that clear the advisories ``ids`` at ``groups`` (unresolved), best first."""
     if not ids or not groups:
         return []
-    by_id = {a.id: a for a in engine.advisories}
+    by_id: dict[str, Advisory] = {str(a.id): a for a in engine.advisories}
     targets = [by_id[i] for i in ids if i in by_id]
     stated = _stated(groups)
     unread = _unread(groups)
@@ -132,6 +136,10 @@ def find_fixes(
     return found[:limit]
 
 
+_Outcome = tuple[tuple[str, ...], tuple[str, ...]]
+"""(advisories cleared, advisories left unknown on facts the setup does not give)."""
+
+
 class _Search:
     """Evaluates candidate changes (cached) and says whether they clear the targets."""
 
@@ -149,23 +157,24 @@ class _Search:
         self.strict = strict
         self.unread = unread
         self.spent = 0
-        self.before = {i for i, r in self._worst([]).items() if r.verdict is Verdict.AFFECTED}
-        self._seen: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}  # fmt: skip
+        self.before = {
+            i for i, r in self._worst([]).items() if r.verdict is not Verdict.NOT_AFFECTED
+        }
+        self._seen: dict[tuple[tuple[str, str], ...], _Outcome | None] = {}
 
-    def check(
-        self, changes: Mapping[str, str]
-    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    def check(self, changes: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """(cleared, remaining unknown) when the changes clear the targets, else None."""
         key = tuple(sorted(changes.items()))
         if key in self._seen:
             return self._seen[key]
         self.spent += 1
         worst = self._worst([to_change(k, v) for k, v in changes.items()])
-        outcome: tuple[tuple[str, ...], tuple[str, ...]] | None
+        outcome: _Outcome | None
         if self.strict:
-            # The named advisories clear, and the changes break nothing that held before.
+            # The named advisories clear, and the changes put nothing at risk that was not.
             ok = all(worst[i].verdict is Verdict.NOT_AFFECTED for i in self.ids) and not any(
-                r.verdict is Verdict.AFFECTED and i not in self.before for i, r in worst.items()
+                r.verdict is not Verdict.NOT_AFFECTED and i not in self.before
+                for i, r in worst.items()
             )
             outcome = (tuple(self.ids), ()) if ok else None
         else:
@@ -247,9 +256,7 @@ def _values(targets: Sequence[Advisory], groups: Sequence[Facts], key: str) -> l
         event_key = "kube-proxy" if key == "kubernetes" else key
         lowest = _lowest(groups, key)
         return [
-            _text(v)
-            for v in candidate_versions(targets, event_key)
-            if lowest is None or v > lowest
+            _text(v) for v in candidate_versions(targets, event_key) if lowest is None or v > lowest
         ]
     current: set[str] = set()
     for group in groups:

@@ -90,7 +90,7 @@ class SymptomIndex:
     """Every symptom keyword of a catalog, ready to match questions against."""
 
     def __init__(self, advisories: Sequence[Advisory]) -> None:
-        self._by_id = {a.id: a for a in advisories}
+        self._by_id: dict[str, Advisory] = {str(a.id): a for a in advisories}
         keywords: list[_Keyword] = []
         for advisory in advisories:
             for phrases in advisory.symptoms.values():

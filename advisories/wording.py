@@ -17,6 +17,7 @@ __all__ = [
     "WORDS",
     "change_words",
     "fact_label",
+    "feature_words",
     "join_or",
     "words",
 ]
@@ -26,6 +27,7 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "safe": "Safe: none of the {} advisories for {} applies.",
         "safe_plain": "Safe: no advisory in scope holds.",
         "not_safe": "Not safe: {}.",
+        "degraded": "Works, with a known problem: {}.",
         "depends": "It depends on {}: {}.",
         "likely": "Likely {}, if {}.",
         "ruled_out_all": "None of the advisories whose symptoms match can hold here.",
@@ -45,7 +47,9 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "confirm_if": "would be confirmed if {}",
         "uncertain": "upstream uncertain: ",
         "folded": "{} more depend on facts you did not give: {} (--all shows them)",
+        "folded_one": "1 more depends on facts you did not give: {} (--all shows it)",
         "folded_slack": "{} more depend on facts you did not give: {}",
+        "folded_slack_one": "1 more depends on facts you did not give: {}",
         "not_considered": "Not considered",
         "not_covered": (
             "The catalog has no advisory about this problem. It covers known kube-proxy, "
@@ -78,20 +82,19 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "unknown_cluster": "I don't know a cluster {} (known: {}); answering for the facts stated.",
         "no_cluster_facts": "{}: no facts from a successful scan yet",
         "severity_none": "No {} advisory holds{}.",
-        "severity_others": "; {} other: {}",
+        "severity_others": "; {} of lower severity hold: {}",
         "severity_filter": "Only {} advisories: ",
         "joint_fix": "Fix",
         "upgrade": "{} {} or later",
         "exactly": "{} {}",
         "set_to": "switch the {} to {}",
-        "feature_on": "{} (on)",
-        "feature_off": "not {}",
         "and_more": " (and {} more)",
     },
     "zh": {
         "safe": "安全：{1} 的 {0} 个已知问题都不适用。",
         "safe_plain": "安全：范围内没有适用的已知问题。",
         "not_safe": "不安全：{}。",
+        "degraded": "可以使用，但有已知问题：{}。",
         "depends": "视情况而定，取决于{}：{}。",
         "likely": "可能是{}，前提是{}。",
         "ruled_out_all": "症状匹配的已知问题在这里都不成立。",
@@ -112,6 +115,8 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "uncertain": "上游尚不确定：",
         "folded": "另有 {} 个取决于你没有给出的信息：{}（--all 显示全部）",
         "folded_slack": "另有 {} 个取决于你没有给出的信息：{}",
+        "folded_one": "另有 1 个取决于你没有给出的信息：{}（--all 显示）",
+        "folded_slack_one": "另有 1 个取决于你没有给出的信息：{}",
         "not_considered": "未考虑",
         "not_covered": (
             "目录中没有关于这个问题的已知问题。netadvisor 只覆盖 kube-proxy、Calico 和 Spiderpool "
@@ -141,14 +146,12 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "unknown_cluster": "没有名为 {} 的集群（已知：{}）；按问题中给出的信息回答。",
         "no_cluster_facts": "{}：还没有成功扫描的数据",
         "severity_none": "没有{}级别的已知问题{}。",
-        "severity_others": "；其他 {} 个：{}",
+        "severity_others": "；{} 个较低级别的问题适用：{}",
         "severity_filter": "只看{}级别：",
         "joint_fix": "修复",
         "upgrade": "{} {} 或更高",
         "exactly": "{} {}",
         "set_to": "将{}改为 {}",
-        "feature_on": "{}（开启）",
-        "feature_off": "不{}",
         "and_more": "（另有 {} 个）",
     },
 }
@@ -199,7 +202,9 @@ _FACT_LABELS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 _FEATURE_LABELS_ZH: Final[Mapping[str, str]] = {
-    "externalips-etp-local": "是否有 Service 同时使用 spec.externalIPs 和 externalTrafficPolicy: Local",
+    "externalips-etp-local": (
+        "是否有 Service 同时使用 spec.externalIPs 和 externalTrafficPolicy: Local"
+    ),
     "lb-source-ranges": "是否有 LoadBalancer Service 设置了 spec.loadBalancerSourceRanges",
     "rke2": "集群是否为 RKE2",
     "kubeadm-config-absent": "kube-system/kubeadm-config 是否不存在",
@@ -214,6 +219,26 @@ _FEATURE_LABELS_ZH: Final[Mapping[str, str]] = {
 _FEATURE_LABELS_EN: Final[Mapping[str, str]] = {
     "kubeadm-config-absent": "whether kube-system/kubeadm-config exists",
 }
+
+
+_FEATURE_STATES_EN: Final[Mapping[str, tuple[str, str]]] = {
+    "kubeadm-config-absent": (
+        "kube-system/kubeadm-config does not exist",
+        "kube-system/kubeadm-config exists",
+    ),
+    "rke2": ("the cluster is RKE2", "the cluster is not RKE2"),
+    "cilium": ("Cilium is a CNI of the cluster", "Cilium is not used"),
+}
+
+
+def feature_words(name: str, on: bool, language: str = "en") -> str:
+    """A feature's state as a condition: "kube-system/kubeadm-config does not exist"."""
+    if language == "zh":
+        return f"{fact_label(name, language)}：{'是' if on else '否'}"
+    if name in _FEATURE_STATES_EN:
+        return _FEATURE_STATES_EN[name][0 if on else 1]
+    description = FEATURES[name].description if name in FEATURES else name
+    return description if on else f"not ({description})"
 
 
 def words(language: str) -> Mapping[str, str]:
@@ -282,10 +307,7 @@ def change_words(
     table = words(language)
     lang = language if language in _SHORT else "en"
     if key in FEATURES:
-        label = fact_label(key, language)
-        if language == "en" and label.startswith("whether "):
-            label = label[len("whether ") :]
-        return table["feature_on" if value == "on" else "feature_off"].format(label)
+        return feature_words(key, value == "on", language)
     name = _SHORT[lang].get(key, key)
     shown = _short_version(value)
     spec = FACTS.get(key)
