@@ -649,10 +649,10 @@ def _headline(ans: Answer) -> str:
     extra = table["and_more"].format(more) if more else ""
     symptom = next((m for m in ans.symptoms if m.advisory.id == lead.id), None)
     if ans.verdict is AnswerVerdict.NOT_SAFE:
-        worst = max((ans.result(i).severity for i in ans.lead if ans.result(i).severity),
-                    key=lambda s: s.rank, default=None)  # fmt: skip
+        ranks = [r.severity.rank for i in ans.lead if (r := ans.result(i)).severity is not None]
+        high = not ranks or max(ranks) >= Severity.HIGH.rank
         # Reduced throughput is not a broken cluster: medium and low say so.
-        key = "not_safe" if worst is None or worst.rank >= Severity.HIGH.rank else "degraded"
+        key = "not_safe" if high else "degraded"
         return table[key].format(_title(lead, lang) + extra) + _action(ans)
     if symptom is not None and symptom.result.affected_when:
         condition = join_or([term_words(t, lang) for t in symptom.result.affected_when], lang)
