@@ -57,8 +57,11 @@ __all__ = [
     "AnswerVerdict",
     "ClusterData",
     "SymptomMatch",
+    "action_in_headline",
     "answer",
+    "caveat_text",
     "cluster_data",
+    "condition_text",
     "display_cases",
     "folded_text",
     "impact_text",
@@ -66,6 +69,7 @@ __all__ = [
     "plan_to_json",
     "render_text",
     "result_lines",
+    "severity_word",
     "targets_to_json",
     "term_words",
 ]
@@ -167,6 +171,8 @@ class Answer:
     show_all: bool = False
     move: bool = False
     """The question compares a current state with a changed one (what breaks if X moves)."""
+    known_clusters: tuple[str, ...] = ()
+    """The clusters of the last scan (named when the question names one that is not)."""
 
     @property
     def language(self) -> str:
@@ -413,6 +419,7 @@ def answer(
         not_covered=not_covered,
         plan=plan,
         move=move,
+        known_clusters=tuple(sorted(clusters)),
         cluster=cluster,
         notes=tuple(notes),
         lead=tuple(lead),
@@ -679,7 +686,7 @@ def _zh_level(level: str) -> str:
     return {"critical": "严重", "high": "高", "medium": "中", "low": "低"}.get(level, level)
 
 
-def _action_in_headline(ans: Answer) -> bool:
+def action_in_headline(ans: Answer) -> bool:
     """Not-safe and symptom headlines end with the action; the others leave it to a line."""
     if ans.plan is not None and ans.move:
         return False
@@ -811,10 +818,11 @@ def render_text(ans: Answer) -> str:
     lang = ans.language
     table = words(lang)
     lines = [ans.headline()]
-    outside = [n for n in ans.notes if ans.question.outside and n != lines[0]]
-    if ans.question.outside and ans.verdict is not AnswerVerdict.NOT_UNDERSTOOD:
-        # Say first that the project asked about is outside the catalog.
-        lines = [*outside, *lines]
+    first = [n for n in ans.notes if n in _first_notes(ans) and n != lines[0]]
+    if ans.verdict is not AnswerVerdict.NOT_UNDERSTOOD:
+        # Say first what the question got wrong: a project outside the catalog, a cluster
+        # that is not known.
+        lines = [*first, *lines]
     if ans.cluster is not None:
         read = (
             ans.cluster.read_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -836,7 +844,7 @@ def render_text(ans: Answer) -> str:
         lines.extend(_plan_lines(ans))
     for advisory_id in ans.lead:
         lines.extend(result_lines(ans, ans.result(advisory_id)))
-    if ans.safe_with and not _action_in_headline(ans):
+    if ans.safe_with and not action_in_headline(ans):
         glue = "；或 " if lang == "zh" else "; or "
         lines.append(
             f"{table['safe_if']}: " + glue.join(f.describe(lang) for f in ans.safe_with[:2])
@@ -853,6 +861,18 @@ def render_text(ans: Answer) -> str:
         lines.append(f"{table['not_considered']}: " + "; ".join(ans.not_considered))
     lines.append(f"({_understood_line(ans)} · {table['catalog']} {ans.catalog_version})")
     return "\n".join(lines)
+
+
+def _first_notes(ans: Answer) -> list[str]:
+    table = words(ans.language)
+    out = []
+    for project, version in ans.question.outside:
+        out.append(table["outside"].format(project.capitalize()))
+        out.append(table["outside_version"].format(project, version, project.capitalize()))
+    if ans.cluster is None:
+        known = ", ".join(ans.known_clusters) or "-"
+        out.extend(table["unknown_cluster"].format(n, known) for n in ans.question.unknown_clusters)
+    return out
 
 
 def _plan_lines(ans: Answer) -> list[str]:

@@ -35,14 +35,18 @@ from advisories.facts import (
 )
 from advisories.models import Advisory, Verdict
 from advisories.planning import Change, apply_changes, candidate_versions, oses_meeting
-from advisories.versions import VersionError, VersionKey, parse_kernel
+from advisories.versions import VersionError, VersionKey, parse_kernel, parse_version
 from advisories.wording import change_words, words
 
 __all__ = ["Fix", "find_fixes", "to_change"]
 
 _SKIPPED_KEYS = frozenset({"iptables-version", "os", "kernel-vendor"})
-_NOT_A_FIX = {"proxy-mode": {"none"}, "calico-encapsulation": {"none"}}
-_BUDGET = 900
+# Not offered as fixes: removing kube-proxy or the overlay; IPVS (the mode with the most
+# advisories) and nftables (alpha before Kubernetes 1.31): the seed's advice is iptables mode.
+_NOT_A_FIX = {"proxy-mode": {"none", "ipvs", "nftables"}, "calico-encapsulation": {"none"}}
+_MAX_TARGETS = 8
+"""More advisories than this at once (nothing stated about a component): no search."""
+_BUDGET = 500
 """Evaluations per search at most (each is one engine pass over the advisories concerned)."""
 
 
@@ -90,7 +94,7 @@ def find_fixes(
     max_size: int = 3,
 ) -> list[Fix]:
     """Alternatives that clear the advisories ``ids`` at ``groups`` (unresolved), best first."""
-    if not ids or not groups:
+    if not ids or not groups or len(ids) > _MAX_TARGETS:
         return []
     by_id: dict[str, Advisory] = {str(a.id): a for a in engine.advisories}
     targets = [by_id[i] for i in ids if i in by_id]
@@ -99,7 +103,14 @@ def find_fixes(
     keys = _keys(targets, stated)
     candidates = {k: _values(targets, groups, k) for k in keys}
     keys = [k for k in keys if candidates[k]]
-    search = _Search(engine, groups, [t.id for t in targets], strict, unread)
+    # Only advisories the candidate changes can move need evaluating (plus the targets).
+    moved = set(keys) | ({"kube-proxy", "iptables-version"} if "kubernetes" in keys else set())
+    concerned = Engine(
+        [a for a in engine.advisories if a.id in ids or moved & set(_presence_keys(a))]
+    )
+    search = _Search(concerned, groups, [t.id for t in targets], strict, unread)
+    # "or later" is checked against every version the concerned advisories name.
+    later_values = {k: _values(concerned.advisories, groups, k) for k in keys}
     found: list[Fix] = []
     for size in range(1, max_size + 1):
         for combo in itertools.combinations(keys, size):
@@ -114,10 +125,10 @@ def find_fixes(
                 if outcome is None:
                     continue
                 later = frozenset(
-                    k for k, i in zip(combo, picks, strict=True)
+                    k for k in combo
                     if _is_version(k) and all(
                         search.check({**changes, k: v}) is not None
-                        for v in candidates[k][i + 1 :]
+                        for v in later_values[k] if _after(v, changes[k])
                     )
                 )  # fmt: skip
                 found.append(
@@ -157,9 +168,7 @@ class _Search:
         self.strict = strict
         self.unread = unread
         self.spent = 0
-        self.before = {
-            i for i, r in self._worst([]).items() if r.verdict is not Verdict.NOT_AFFECTED
-        }
+        self.before = {i for i, r in self._worst([]).items() if r.verdict is Verdict.AFFECTED}
         self._seen: dict[tuple[tuple[str, str], ...], _Outcome | None] = {}
 
     def check(self, changes: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -171,10 +180,9 @@ class _Search:
         worst = self._worst([to_change(k, v) for k, v in changes.items()])
         outcome: _Outcome | None
         if self.strict:
-            # The named advisories clear, and the changes put nothing at risk that was not.
+            # The named advisories clear, and the changes break nothing that did not hold.
             ok = all(worst[i].verdict is Verdict.NOT_AFFECTED for i in self.ids) and not any(
-                r.verdict is not Verdict.NOT_AFFECTED and i not in self.before
-                for i, r in worst.items()
+                r.verdict is Verdict.AFFECTED and i not in self.before for i, r in worst.items()
             )
             outcome = (tuple(self.ids), ()) if ok else None
         else:
@@ -210,6 +218,16 @@ def to_change(key: str, value: str) -> Change:
         return Change(key, frozenset({value == "on"}), value)
     canonical, domain, _ = parse_fact(key, value)
     return Change(canonical, domain, value)
+
+
+def _after(value: str, than: str) -> bool:
+    return parse_version(value).key > parse_version(than).key
+
+
+def _presence_keys(advisory: Advisory) -> tuple[str, ...]:
+    """The advisory's keys and the fact that says whether its component is installed."""
+    presence = {"kube-proxy": "proxy-mode"}.get(advisory.component, advisory.component)
+    return (*advisory.keys, presence)
 
 
 def _is_version(key: str) -> bool:

@@ -21,9 +21,10 @@ from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.derive import OS_RELEASES, parse_os, resolve
 from advisories.engine import Engine, Result
 from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, Facts, parse_fact
+from advisories.fixes import find_fixes
 from advisories.models import Verdict
 from advisories.osv import to_osv
-from advisories.serialize import advisory_to_json, facts_to_json, result_to_json
+from advisories.serialize import advisory_to_json, facts_to_json, fix_to_json, result_to_json
 from bot import logs, terminal
 from bot.settings import SettingsError, load_settings
 
@@ -352,11 +353,29 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "facts": facts_to_json(resolved.facts),
             "components": components,
             "results": [result_to_json(r, args.lang) for r in results],
+            "safe_with": check_safe_with(catalog, facts, results, components, args.lang),
         }
         print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     else:
         print(terminal.render_check(results, components, catalog.version, args.lang), file=out)
     return _fail_level(results, components, args.fail_on)
+
+
+def check_safe_with(
+    catalog: Catalog,
+    facts: Facts,
+    results: Sequence[Result],
+    components: Sequence[str],
+    language: str,
+) -> list[dict[str, Any]]:
+    """Alternatives, best first, that make every at-risk advisory in scope not affected."""
+    at_risk = [
+        r.id
+        for r in results
+        if r.verdict is not Verdict.NOT_AFFECTED and r.advisory.component in components
+    ]
+    fixes = find_fixes(Engine(catalog.advisories), [facts], at_risk, strict=True)
+    return [fix_to_json(f, language) for f in fixes]
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,

@@ -15,13 +15,24 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
-from advisories.answers import ClusterData, answer, cluster_data, plan_to_json, targets_to_json
+from advisories.answers import ClusterData, answer, cluster_data
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.engine import Engine
 from advisories.facts import FactError, Facts, parse_fact
-from advisories.planning import Change, Plan, Target, safe_targets, what_if
+from advisories.fixes import Fix, find_fixes
+from advisories.models import Verdict
+from advisories.planning import (
+    Change,
+    Plan,
+    Target,
+    apply_changes,
+    safe_targets,
+    what_if,
+    worst_results,
+)
 from advisories.questions import parse_question
+from advisories.serialize import fix_to_json, plan_to_json, targets_to_json
 from bot.cli import (
     PROG,
     UsageError,
@@ -65,6 +76,11 @@ def register(commands: Any) -> None:
     )
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument(
+        "--all",
+        action="store_true",
+        help="show every advisory that may hold, not only those the answer names",
+    )
     add_settings_flags(ask)
 
     plan = commands.add_parser(
@@ -82,7 +98,11 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a change, e.g. calico=3.28.2 k8s=1.30 kernel=5.15 (repeatable)",
     )
-    plan.add_argument("--safe", action="store_true", help="also print safe target versions")
+    plan.add_argument(
+        "--safe",
+        action="store_true",
+        help="also print safe target versions and joint fixes (versions and modes together)",
+    )
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     add_settings_flags(plan)
 
@@ -209,7 +229,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     question = parse_question(
         args.question, clusters=tuple(clusters), advisory_ids=[a.id for a in catalog.advisories]
     )
-    ans = answer(question, catalog, clusters=clusters)
+    ans = answer(question, catalog, clusters=clusters, show_all=args.all)
     if args.json:
         print(json.dumps(ans.to_json(), indent=2, ensure_ascii=False), file=out)
     else:
@@ -246,6 +266,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = Engine(catalog.advisories)
     plan = what_if(engine, groups, changes)
     targets = None
+    fixes: list[Fix] = []
     if args.safe:
         # Upstream tracking's fixes count where the catalog knows none (labelled as such).
         try:
@@ -256,6 +277,11 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with store or contextlib.nullcontext():
             upstream = planner_upstream(store, catalog.advisories)
         targets = safe_targets(engine, groups, upstream=upstream)
+        after = [apply_changes(g, changes) for g in groups]
+        at_risk = [
+            r.id for r in worst_results(engine, after) if r.verdict is not Verdict.NOT_AFFECTED
+        ]
+        fixes = find_fixes(engine, after, at_risk, strict=False)
     lang = getattr(args, "lang", "en")
     if args.json:
         data: dict[str, Any] = {
@@ -266,9 +292,11 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         }
         if targets is not None:
             data["targets"] = targets_to_json(targets)
+            data["fixes"] = [fix_to_json(f, lang) for f in fixes]
         print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     else:
-        print(render_plan(plan, targets, catalog.version, args.cluster, read_at), file=out)
+        text = render_plan(plan, targets, catalog.version, args.cluster, read_at, fixes)
+        print(text, file=out)
     return 0
 
 
@@ -278,10 +306,12 @@ def render_plan(
     catalog_version: str,
     cluster: str | None = None,
     read_at: datetime | None = None,
+    fixes: Sequence[Fix] = (),
 ) -> str:
-    """The plan as plain text (at-risk entries with verdict and impact before and after)."""
+    """The plan as plain text (at-risk entries with verdict and impact before and after); with
+    ``--safe``, the best joint fixes as sentences, then the per-component targets."""
     subject = cluster or "the stated setup"
-    when = f" (facts read {read_at.isoformat()})" if read_at else ""
+    when = f" (facts read {read_at.strftime('%Y-%m-%d %H:%M UTC')})" if read_at else ""
     lines = [f"netadvisor catalog {catalog_version}: plan for {subject}{when}"]
     if plan.changes:
         lines.append("Changes: " + ", ".join(f"{c.key}={c.raw}" for c in plan.changes))
@@ -307,7 +337,8 @@ def render_plan(
         lines.append(f"{len(unknown)} more stay unknown: "
                      + ", ".join(unknown))  # fmt: skip
     if targets is not None:
-        lines.append("Safe targets:")
+        lines.extend(fix_lines(fixes))
+        lines.append("Safe targets, one component at a time:")
         for key, target in targets.items():
             if target.version is None:
                 blocking = ", ".join(target.blocking)
@@ -324,6 +355,18 @@ def render_plan(
             for caveat in target.caveats:
                 lines.append(f"      caveat: {caveat}")
     return "\n".join(lines)
+
+
+def fix_lines(fixes: Sequence[Fix]) -> list[str]:
+    """ "Fix: upgrade the kernel to 5.9 or later (...) and Calico to 3.28.2 or later; or ..."."""
+    if not fixes:
+        return ["Fix: no combination of catalog versions and modes clears every advisory"]
+    best = "; or ".join(f.describe() for f in fixes[:2])
+    lines = [f"Fix: {best}."]
+    left = sorted({i for f in fixes[:2] for i in f.remaining})
+    if left:
+        lines.append(f"      may stay unknown (facts inventory cannot read): {', '.join(left)}")
+    return lines
 
 
 def _cluster_uid(store: Store, name: str) -> str | None:
