@@ -180,9 +180,21 @@ class Answer:
         return self.question.language
 
     @property
+    def still(self) -> tuple[str, ...]:
+        """For a move: advisories at risk before and after, unchanged (one "still there" line)."""
+        if self.plan is None or not self.move:
+            return ()
+        scope = set(self.scope)
+        return tuple(
+            e.id
+            for e in self.plan.remaining
+            if not e.differs and e.id in scope and e.id not in self.lead
+        )
+
+    @property
     def advisories(self) -> tuple[str, ...]:
         """Ids of the advisories the answer names, in the order it presents them."""
-        return (*self.lead, *self.folded)
+        return (*self.lead, *self.folded, *self.still)
 
     @property
     def scope(self) -> tuple[str, ...]:
@@ -242,6 +254,7 @@ class Answer:
             "safe_with": [fix_to_json(f, self.language) for f in self.safe_with],
             "lead": list(self.lead),
             "folded": list(self.folded),
+            "still": list(self.still),
             "cases": {k: list(v) for k, v in self.cases.items()},
             "results": [result_to_json(r, self.language) for r in self.results],
             "symptoms": [
@@ -434,6 +447,8 @@ def answer(
 def _lead(
     in_scope: Sequence[Result], symptom_rank: Mapping[str, int], show_all: bool
 ) -> tuple[AnswerVerdict, list[str], list[str]]:
+    """What the answer names: what holds (the symptom's advisory first); an unknown only when
+    nothing holds that explains the symptom, or nothing holds at all."""
     at_risk = [r for r in in_scope if r.verdict is not Verdict.NOT_AFFECTED]
     if any(r.verdict is Verdict.AFFECTED for r in in_scope):
         verdict = AnswerVerdict.NOT_SAFE
@@ -443,7 +458,12 @@ def _lead(
         return AnswerVerdict.SAFE, [], []
     if show_all:
         return verdict, [r.id for r in at_risk], []
-    named = [r for r in at_risk if r.verdict is Verdict.AFFECTED or r.id in symptom_rank]
+    named = [r for r in at_risk if r.verdict is Verdict.AFFECTED]
+    explained = any(r.id in symptom_rank for r in named)
+    if symptom_rank and not explained:
+        best = next((r for r in at_risk if r.id in symptom_rank), None)
+        if best is not None:
+            named.insert(0, best)
     if not named:
         named = at_risk[:1]
     named = named[:MAX_NAMED]
@@ -482,16 +502,15 @@ def _symptom_cases(symptoms: Sequence[SymptomMatch], advisory_id: str) -> tuple[
 def display_cases(
     result: Result, facts: Facts, symptom_cases: Sequence[str] = ()
 ) -> tuple[str, ...]:
-    """The affected cases to show: those producing the symptom asked about, else, for versions
-    the question does not state, the newest band the stated facts reach."""
+    """The affected cases to show: those producing the symptom asked about (certain ones
+    first), and among them, for versions the question does not state, the newest band."""
     affected = [c for c in result.cases if c.affected]
     if not affected:
         return tuple(c.id for c in result.cases)
     if symptom_cases:
         chosen = [c for c in affected if c.id in symptom_cases]
         certain = [c for c in chosen if c.uncertain is None]
-        if chosen:
-            return tuple(c.id for c in (certain or chosen))
+        affected = certain or chosen or affected
     unstated = {
         cond.key
         for c in affected
@@ -649,6 +668,8 @@ def _headline(ans: Answer) -> str:
             rest = table["severity_others"].format(len(held), listed)
         return table["severity_none"].format(level if lang == "en" else _zh_level(level), rest)
     if ans.verdict is AnswerVerdict.SAFE:
+        if len(ans.results) == 1:
+            return table["safe_one"].format(_title(ans.results[0], lang))
         components = sorted({r.advisory.component for r in ans.results}, key=COMPONENTS.index)
         return table["safe"].format(len(ans.results), ", ".join(components))
     lead = ans.result(ans.lead[0])
@@ -896,8 +917,6 @@ def _plan_lines(ans: Answer) -> list[str]:
                     f"{e.id} ({e.before.verdict.value} -> {e.after.verdict.value})" for e in shown
                 )
             )
-    still = [e.id for e in ans.plan.remaining if not e.differs and e.id in scope]
-    still = [i for i in still if i not in ans.lead]
-    if still and not ans.show_all:
-        lines.append(table["still"].format(", ".join(still)))
+    if ans.still and not ans.show_all:
+        lines.append(table["still"].format(", ".join(ans.still)))
     return lines

@@ -26,6 +26,7 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
     "en": {
         "safe": "Safe: none of the {} advisories for {} applies.",
         "safe_plain": "Safe: no advisory in scope holds.",
+        "safe_one": "Safe: {} does not apply.",
         "not_safe": "Not safe: {}.",
         "degraded": "Works, with a known problem: {}.",
         "depends": "It depends on {}: {}.",
@@ -93,6 +94,7 @@ WORDS: Final[Mapping[str, Mapping[str, str]]] = {
     "zh": {
         "safe": "安全：{1} 的 {0} 个已知问题都不适用。",
         "safe_plain": "安全：范围内没有适用的已知问题。",
+        "safe_one": "安全：{} 不适用。",
         "not_safe": "不安全：{}。",
         "degraded": "可以使用，但有已知问题：{}。",
         "depends": "视情况而定，取决于{}：{}。",

@@ -202,9 +202,8 @@ def _move_blocks(ans: Answer) -> list[Block]:
                 for e in shown
             )
             lines.append(f"*{words[name]}*: {items}")
-    still = [e.id for e in ans.plan.remaining if not e.differs and e.id in scope]
-    if still:
-        lines.append(escape(words["still"].format(", ".join(still))))
+    if ans.still:
+        lines.append(escape(words["still"].format(", ".join(ans.still))))
     return [_context("\n".join(lines))] if lines else []
 
 

@@ -314,7 +314,7 @@ def test_json_has_the_documented_fields() -> None:
 
 
 @settings(
-    max_examples=10_000,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,

@@ -214,7 +214,8 @@ def test_help_and_unknown_subcommands_get_help_in_the_ack(bot: Bot, text: str) -
 def test_check_reads_the_vocabulary_keys_and_aliases(bot: Bot) -> None:
     slash(bot, "check kernel=5.4 mode=ipvs k8s=1.27")
     [reply] = bot.wait_responses(1)
-    assert reply["text"].startswith("Not safe: KP-IPVS-CONN-REUSE")
+    assert reply["text"].startswith("Not safe: IPVS mode: 1 s delay or failed requests")
+    assert "(KP-IPVS-CONN-REUSE)" in reply["text"]
 
 
 def test_check_names_a_bad_value(bot: Bot) -> None:
@@ -227,7 +228,7 @@ def test_cluster_answers_from_the_last_scan_with_when_it_was_read(bot: Bot) -> N
     slash(bot, "cluster prod-eu")
     [reply] = bot.wait_responses(1)
     body = json.dumps(reply["blocks"])
-    assert "prod-eu read 2026-11-20T09:00" in body
+    assert "prod-eu read 2026-11-20 09:00 UTC" in body
     assert "CALICO-VXLAN-OFFLOAD" in body
 
 
@@ -268,7 +269,8 @@ def test_a_mention_is_answered_in_a_thread(bot: Bot) -> None:
     [request] = bot.slack.wait_for("chat.postMessage")
     assert request.params["thread_ts"] == "1700000000.000100"
     assert request.params["channel"] == "C0NET"
-    assert request.params["text"].startswith("Not safe: KP-IPVS-CONN-REUSE")
+    assert request.params["text"].startswith("Not safe: IPVS mode: 1 s delay")
+    assert "(KP-IPVS-CONN-REUSE)" in request.params["text"]
     assert request.authorization == f"Bearer {bot.slack.token}"
 
 
