@@ -41,6 +41,8 @@ from advisories.versions import (
 
 __all__ = ["Catalog", "CatalogError", "CatalogIssue", "builtin_catalog_dir", "load_catalog"]
 
+# libyaml's loader when PyYAML has it (10x faster; the catalog is read by every command).
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NORMALISED: Final = re.compile(r"^\d+\.\d+\.\d+(-(alpha|beta|rc)\.?\d+)?$")
 _ID_RE: Final = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 _CASE_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -144,7 +146,7 @@ def load_catalog(extra_dirs: Iterable[str | Path] = (), *, builtin: bool = True)
 def _read_version(directory: Path, issues: list[CatalogIssue]) -> str:
     path = directory / "VERSION.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         issues.append(CatalogIssue(str(path), None, "catalog_version", str(exc)))
         return "unknown"
@@ -157,7 +159,7 @@ def _read_version(directory: Path, issues: list[CatalogIssue]) -> str:
 def load_advisory_file(path: Path, issues: list[CatalogIssue]) -> Advisory | None:
     """Read and validate one advisory file; append problems to ``issues``."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except OSError as exc:
         issues.append(CatalogIssue(str(path), None, "file", exc.strerror or str(exc)))
         return None
