@@ -185,11 +185,7 @@ class Answer:
         if self.plan is None or not self.move:
             return ()
         scope = set(self.scope)
-        return tuple(
-            e.id
-            for e in self.plan.remaining
-            if not e.differs and e.id in scope and e.id not in self.lead
-        )
+        return tuple(e.id for e in self.plan.remaining if e.id in scope and e.id not in self.lead)
 
     @property
     def advisories(self) -> tuple[str, ...]:
@@ -901,9 +897,10 @@ def _plan_lines(ans: Answer) -> list[str]:
     table = words(ans.language)
     scope = set(ans.scope)
     lines: list[str] = []
+    worse = [e for e in ans.plan.changed if e.after.verdict.rank > e.before.verdict.rank]
     sections: list[tuple[str, Sequence[PlanEntry]]] = [
         ("introduced", ans.plan.introduced),
-        ("changed", ans.plan.changed),
+        ("changed", worse),
         ("resolved", ans.plan.resolved),
     ]
     for name, entries in sections:

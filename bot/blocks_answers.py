@@ -194,7 +194,8 @@ def _move_blocks(ans: Answer) -> list[Block]:
     words = wording.words(ans.language)
     scope = set(ans.scope)
     lines = []
-    for name, entries in (("introduced", ans.plan.introduced), ("changed", ans.plan.changed)):
+    worse = [e for e in ans.plan.changed if e.after.verdict.rank > e.before.verdict.rank]
+    for name, entries in (("introduced", ans.plan.introduced), ("changed", worse)):
         shown = [e for e in entries if e.id in scope]
         if shown:
             items = ", ".join(

@@ -19,7 +19,7 @@ from advisories.answers import ClusterData, answer, cluster_data
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.engine import Engine
-from advisories.facts import FactError, Facts, parse_fact
+from advisories.facts import FEATURES, FactError, Facts, parse_fact
 from advisories.fixes import Fix, find_fixes
 from advisories.models import Verdict
 from advisories.planning import (
@@ -49,7 +49,8 @@ __all__ = ["HANDLERS", "parse_change", "register"]
 
 
 def parse_change(text: str) -> Change:
-    """``KEY=VALUE`` of ``--set`` (``calico=3.28.2``, ``k8s=1.30``, ``os=Ubuntu 22.04``)."""
+    """``KEY=VALUE`` of ``--set`` (``calico=3.28.2``, ``k8s=1.30``, ``os=Ubuntu 22.04``,
+    ``rke2=off``)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
         raise UsageError(f"argument --set: {text!r} is not KEY=VALUE")
@@ -59,6 +60,13 @@ def parse_change(text: str) -> Change:
             known = ", ".join(r.name for r in OS_RELEASES)
             raise UsageError(f"argument --set: unknown OS release {value!r} (known: {known})")
         return Change("os", frozenset(), release.name)
+    name = key.strip().lower()
+    if name in FEATURES:
+        # A feature on or off (rke2=on), as joint fixes may state them.
+        flag = value.strip().lower()
+        if flag not in ("on", "off"):
+            raise UsageError(f"argument --set: {name}: give on or off, not {value.strip()!r}")
+        return Change(name, frozenset({flag == "on"}), flag)
     try:
         canonical, domain, _ = parse_fact(key, value)
     except FactError as exc:

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisories.answers import AnswerVerdict, answer, condition_text, match_symptoms
+from advisories.answers import AnswerVerdict, answer, match_symptoms
 from advisories.catalog import load_catalog
 from advisories.derive import resolve
 from advisories.engine import Engine
@@ -612,17 +612,6 @@ def test_answers_do_not_contradict_themselves(text: str) -> None:
         assert name not in joined, f"internal key {name} where a label reads better"
     assert not _TIMESTAMP.search(joined)
     assert len(ans.depends_on()) == len(set(ans.depends_on()))
-
-
-@pytest.mark.parametrize("text", QUESTIONS)
-def test_the_terminal_and_slack_state_the_same_condition(text: str) -> None:
-    from_json = ask(text).to_json()
-    ans = ask(text)
-    for advisory_id in ans.lead:
-        condition, _ = condition_text(ans, ans.result(advisory_id))
-        if condition:
-            assert condition in from_json["text"]
-            assert condition in ans.text()
 
 
 # ---------------------------------------------------------------------------------------------
