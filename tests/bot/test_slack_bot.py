@@ -188,12 +188,16 @@ def test_ask_is_acknowledged_then_answered_through_the_response_url(bot: Bot) ->
     assert status == 200
     assert "working on it" in ack["text"]
     [reply] = bot.wait_responses(1)
-    assert reply["text"] == "Not safe: KP-IPVS-CONN-REUSE holds."
+    assert reply["text"] == (
+        "Not safe: IPVS mode: 1 s delay or failed requests when accessing Services "
+        "(KP-IPVS-CONN-REUSE). Use kernel 5.9 or later and Kubernetes 1.22 or later; or switch "
+        "the kube-proxy mode to iptables."
+    )
     first = reply["blocks"][0]["text"]["text"]
     assert first.startswith(":rotating_light: *Not safe")
     body = json.dumps(reply["blocks"])
     assert "```sysctl net.ipv4.vs.conn_reuse_mode" in body
-    assert "<https://github.com/kubernetes/kubernetes/issues/93297|report kubernetes#93297>" in (
+    assert "<https://github.com/kubernetes/kubernetes/issues/93297|kubernetes#93297>" in (
         body.replace("\\", "")
     )
 
