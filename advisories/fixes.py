@@ -11,9 +11,10 @@ Two strengths:
 
 - *strict* (``safe_with`` of ``ask`` / ``check``): the stated facts plus the alternative make
   every named advisory ``not_affected``;
-- *fix* (``fixes`` of ``plan``): no advisory of the catalog is ``affected`` after the changes,
-  and an advisory may stay ``unknown`` only when it depends on nothing but facts that the setup
-  does not give (facts inventory cannot read); those are listed in :attr:`Fix.remaining`.
+- *fix* (``fixes`` of ``plan``): none of the advisories at risk is ``affected`` after the
+  changes (and none that did not hold becomes so); one may stay ``unknown`` only when it depends
+  on nothing but facts that the setup does not give (facts inventory cannot read, or a stated
+  setup leaves out); those are listed in :attr:`Fix.remaining`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from advisories.derive import resolve
 from advisories.engine import Engine, Result
@@ -38,13 +40,13 @@ from advisories.planning import Change, apply_changes, candidate_versions, oses_
 from advisories.versions import VersionError, VersionKey, parse_kernel, parse_version
 from advisories.wording import change_words, words
 
-__all__ = ["Fix", "find_fixes", "to_change"]
+__all__ = ["MAX_TARGETS", "Fix", "find_fixes", "to_change"]
 
 _SKIPPED_KEYS = frozenset({"iptables-version", "os", "kernel-vendor"})
 # Not offered as fixes: removing kube-proxy or the overlay; IPVS (the mode with the most
 # advisories) and nftables (alpha before Kubernetes 1.31): the seed's advice is iptables mode.
 _NOT_A_FIX = {"proxy-mode": {"none", "ipvs", "nftables"}, "calico-encapsulation": {"none"}}
-_MAX_TARGETS = 8
+MAX_TARGETS: Final = 8
 """More advisories than this at once (nothing stated about a component): no search."""
 _BUDGET = 500
 """Evaluations per search at most (each is one engine pass over the advisories concerned)."""
@@ -94,7 +96,7 @@ def find_fixes(
     max_size: int = 3,
 ) -> list[Fix]:
     """Alternatives that clear the advisories ``ids`` at ``groups`` (unresolved), best first."""
-    if not ids or not groups or len(ids) > _MAX_TARGETS:
+    if not ids or not groups or len(ids) > MAX_TARGETS:
         return []
     by_id: dict[str, Advisory] = {str(a.id): a for a in engine.advisories}
     targets = [by_id[i] for i in ids if i in by_id]
@@ -186,17 +188,23 @@ class _Search:
             )
             outcome = (tuple(self.ids), ()) if ok else None
         else:
+            # The advisories at risk clear, or stay unknown only on facts the setup does not
+            # give (upstream-uncertain bands of an unread version included); nothing that did
+            # not hold becomes affected.
             remaining = []
-            ok = True
-            for result in worst.values():
+            ok = not any(
+                r.verdict is Verdict.AFFECTED and i not in self.before for i, r in worst.items()
+            )
+            for advisory_id in self.ids:
+                result = worst[advisory_id]
                 if result.verdict is Verdict.AFFECTED:
                     ok = False
                 elif result.verdict is Verdict.UNKNOWN:
                     given = set(result.depends_on)
-                    if result.uncertain or not given or not given <= set(self.unread):
+                    if not given or not given <= set(self.unread):
                         ok = False
                     else:
-                        remaining.append(result.id)
+                        remaining.append(advisory_id)
             cleared = tuple(i for i in self.ids if worst[i].verdict is Verdict.NOT_AFFECTED)
             outcome = (cleared, tuple(remaining)) if ok else None
         self._seen[key] = outcome

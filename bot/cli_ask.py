@@ -19,8 +19,8 @@ from advisories.answers import ClusterData, answer, cluster_data
 from advisories.catalog import Catalog, CatalogError, load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.engine import Engine
-from advisories.facts import FEATURES, FactError, Facts, parse_fact
-from advisories.fixes import Fix, find_fixes
+from advisories.facts import COMPONENTS, FEATURES, FactError, Facts, parse_fact
+from advisories.fixes import MAX_TARGETS, Fix, find_fixes
 from advisories.models import Verdict
 from advisories.planning import (
     Change,
@@ -38,6 +38,7 @@ from bot.cli import (
     UsageError,
     add_fact_flags,
     add_settings_flags,
+    described_components,
     facts_from_args,
 )
 from bot.settings import MAX_MUTE_DAYS, MAX_REASON, Settings, SettingsError, load_settings
@@ -275,6 +276,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     plan = what_if(engine, groups, changes)
     targets = None
     fixes: list[Fix] = []
+    searched = True
     if args.safe:
         # Upstream tracking's fixes count where the catalog knows none (labelled as such).
         try:
@@ -286,10 +288,15 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             upstream = planner_upstream(store, catalog.advisories)
         targets = safe_targets(engine, groups, upstream=upstream)
         after = [apply_changes(g, changes) for g in groups]
+        # Stated facts: the components they describe, as check does; a cluster: all of it.
+        components = list(COMPONENTS) if args.cluster else described_components(stated)
         at_risk = [
-            r.id for r in worst_results(engine, after) if r.verdict is not Verdict.NOT_AFFECTED
+            r.id
+            for r in worst_results(engine, after)
+            if r.verdict is not Verdict.NOT_AFFECTED and r.advisory.component in components
         ]
         fixes = find_fixes(engine, after, at_risk, strict=False)
+        searched = len(at_risk) <= MAX_TARGETS
     lang = getattr(args, "lang", "en")
     if args.json:
         data: dict[str, Any] = {
@@ -303,7 +310,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             data["fixes"] = [fix_to_json(f, lang) for f in fixes]
         print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
     else:
-        text = render_plan(plan, targets, catalog.version, args.cluster, read_at, fixes)
+        text = render_plan(plan, targets, catalog.version, args.cluster, read_at, fixes, searched)
         print(text, file=out)
     return 0
 
@@ -315,6 +322,7 @@ def render_plan(
     cluster: str | None = None,
     read_at: datetime | None = None,
     fixes: Sequence[Fix] = (),
+    searched: bool = True,
 ) -> str:
     """The plan as plain text (at-risk entries with verdict and impact before and after); with
     ``--safe``, the best joint fixes as sentences, then the per-component targets."""
@@ -345,7 +353,7 @@ def render_plan(
         lines.append(f"{len(unknown)} more stay unknown: "
                      + ", ".join(unknown))  # fmt: skip
     if targets is not None:
-        lines.extend(fix_lines(fixes))
+        lines.extend(fix_lines(fixes, searched))
         lines.append("Safe targets, one component at a time:")
         for key, target in targets.items():
             if target.version is None:
@@ -365,15 +373,21 @@ def render_plan(
     return "\n".join(lines)
 
 
-def fix_lines(fixes: Sequence[Fix]) -> list[str]:
-    """ "Fix: upgrade the kernel to 5.9 or later (...) and Calico to 3.28.2 or later; or ..."."""
+def fix_lines(fixes: Sequence[Fix], searched: bool = True) -> list[str]:
+    """The best joint fixes as one sentence: ``Fix: kernel 5.9 or later (...) and Calico
+    3.28.2 or later; or ...``."""
+    if not fixes and not searched:
+        return [
+            f"Fix: more than {MAX_TARGETS} advisories at risk; state more facts to search "
+            "combinations"
+        ]
     if not fixes:
         return ["Fix: no combination of catalog versions and modes clears every advisory"]
     best = "; or ".join(f.describe() for f in fixes[:2])
     lines = [f"Fix: {best}."]
     left = sorted({i for f in fixes[:2] for i in f.remaining})
     if left:
-        lines.append(f"      may stay unknown (facts inventory cannot read): {', '.join(left)}")
+        lines.append(f"      may stay unknown (on facts not given or not readable): {', '.join(left)}")
     return lines
 
 
