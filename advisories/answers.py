@@ -622,9 +622,29 @@ def term_words(term: Term, language: str = "en") -> str:
         if key in FEATURES:
             parts.append(feature_words(key, term.values.get(key) is True, language))
         else:
-            parts.append(f"({text})" if " or " in text else text)
+            shown = _zh_condition(text) if language == "zh" else text
+            parts.append(f"({shown})" if " or " in text else shown)
     glue = " 且 " if language == "zh" else " and "
     return glue.join(parts)
+
+
+_ZH_CONDITION: Final = (
+    (" uses none of ", " 不使用 "),
+    (" uses ", " 使用 "),
+    (" is ", " 为 "),
+    (" not installed", " 未安装"),
+    (" and ", " 且 "),
+    (" or ", " 或 "),
+    ("an upstream kernel", "上游内核"),
+    ("a distribution kernel", "发行版内核"),
+)
+
+
+def _zh_condition(text: str) -> str:
+    """A condition in words (``kube-proxy >= 1.28.0 and < 1.28.7``) with Chinese joiners."""
+    for english, chinese in _ZH_CONDITION:
+        text = text.replace(english, chinese)
+    return re.sub(r"^any ", "任意 ", text)
 
 
 def _title(result: Result, language: str) -> str:

@@ -387,7 +387,9 @@ def fix_lines(fixes: Sequence[Fix], searched: bool = True) -> list[str]:
     lines = [f"Fix: {best}."]
     left = sorted({i for f in fixes[:2] for i in f.remaining})
     if left:
-        lines.append(f"      may stay unknown (on facts not given or not readable): {', '.join(left)}")
+        lines.append(
+            f"      may stay unknown (on facts not given or not readable): {', '.join(left)}"
+        )
     return lines
 
 

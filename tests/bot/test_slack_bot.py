@@ -244,6 +244,9 @@ def test_plan_and_safe_use_the_clusters_facts(bot: Bot) -> None:
     safe = next(r for r in replies if r["text"].startswith("safe"))
     assert "KP-ENDPOINT-UPDATE-DELAY" in json.dumps(plan["blocks"])
     assert "1.27.11" in json.dumps(safe["blocks"])
+    # Joint fixes first: prod-eu (Calico 3.26.1 VXLAN on kernel 5.4, kube-proxy 1.27.3) needs a
+    # kernel, a Calico and a Kubernetes patch upgrade together.
+    assert "*Fix*: kernel 5.7.1 or later" in json.dumps(safe["blocks"])
 
 
 def test_advisory_shows_the_catalog_entry(bot: Bot) -> None:
