@@ -44,6 +44,9 @@ ABSENT: Final = _Absent.ABSENT
 VENDOR_KEY: Final = "kernel-vendor"
 """Pseudo-fact: the kernel is a distribution kernel that may carry backports."""
 
+MEMO_LIMIT: Final = 4096
+"""Entries of :attr:`Engine.memo` at most (it is emptied when full)."""
+
 PRESENCE: Final[Mapping[str, str]] = {
     "kube-proxy": "proxy-mode",
     "calico": "calico",
@@ -147,6 +150,13 @@ class Engine:
     advisories: Sequence[Advisory]
     _cache: dict[tuple[object, ...], Result] = field(default_factory=dict)
     _keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict)
+    """Results of searches built on this engine (joint fixes, :mod:`advisories.fixes`), by
+    their inputs; bounded by :data:`MEMO_LIMIT` entries."""
+
+    def subset(self, advisories: Sequence[Advisory]) -> Engine:
+        """An engine over some of these advisories that shares this one's caches."""
+        return Engine(list(advisories), self._cache, self._keys, self.memo)
 
     def evaluate(self, facts: ResolvedFacts) -> list[Result]:
         """Results for every advisory, in catalog order."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from advisories.derive import resolve
-from advisories.engine import Engine, Result
+from advisories.engine import MEMO_LIMIT, Engine, Result
 from advisories.facts import (
     FACTS,
     FEATURES,
@@ -48,7 +48,7 @@ _SKIPPED_KEYS = frozenset({"iptables-version", "os", "kernel-vendor"})
 _NOT_A_FIX = {"proxy-mode": {"none", "ipvs", "nftables"}, "calico-encapsulation": {"none"}}
 MAX_TARGETS: Final = 8
 """More advisories than this at once (nothing stated about a component): no search."""
-_BUDGET = 500
+_BUDGET = 300
 """Evaluations per search at most (each is one engine pass over the advisories concerned)."""
 
 
@@ -98,6 +98,34 @@ def find_fixes(
     """Alternatives that clear the advisories ``ids`` at ``groups`` (unresolved), best first."""
     if not ids or not groups or len(ids) > MAX_TARGETS:
         return []
+    # Questions repeat (the same setup asked twice, a Slack channel's favourites): the search
+    # depends only on the domains, so its result is kept on the engine.
+    memo_key = ("fixes", tuple(ids), strict, limit, max_size, *(_signature(g) for g in groups))
+    cached = engine.memo.get(memo_key)
+    if isinstance(cached, list):
+        return list(cached)
+    found = _search(engine, groups, ids, strict=strict, limit=limit, max_size=max_size)
+    if len(engine.memo) >= MEMO_LIMIT:
+        engine.memo.clear()
+    engine.memo[memo_key] = found
+    return list(found)
+
+
+def _signature(facts: Facts) -> tuple[object, ...]:
+    """What a search's outcome depends on: the domains (not the raw strings)."""
+    values = tuple(sorted(facts.values.items(), key=lambda kv: kv[0]))
+    return (facts.os_name, values, tuple(sorted(facts.raw)))
+
+
+def _search(
+    engine: Engine,
+    groups: Sequence[Facts],
+    ids: Sequence[str],
+    *,
+    strict: bool,
+    limit: int,
+    max_size: int,
+) -> list[Fix]:
     by_id: dict[str, Advisory] = {str(a.id): a for a in engine.advisories}
     targets = [by_id[i] for i in ids if i in by_id]
     stated = _stated(groups)
@@ -107,7 +135,7 @@ def find_fixes(
     keys = [k for k in keys if candidates[k]]
     # Only advisories the candidate changes can move need evaluating (plus the targets).
     moved = set(keys) | ({"kube-proxy", "iptables-version"} if "kubernetes" in keys else set())
-    concerned = Engine(
+    concerned = engine.subset(
         [a for a in engine.advisories if a.id in ids or moved & set(_presence_keys(a))]
     )
     search = _Search(concerned, groups, [t.id for t in targets], strict, unread)
