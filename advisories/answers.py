@@ -48,7 +48,7 @@ from advisories.planning import Change, Plan, PlanEntry, apply_changes, what_if
 from advisories.planning import worst_results as _worst
 from advisories.questions import Question
 from advisories.serialize import fix_to_json, plan_to_json, result_to_json, targets_to_json
-from advisories.symptoms import SymptomHit
+from advisories.symptoms import SymptomHit, SymptomIndex
 from advisories.versions import VersionKey, VersionSet, parse_version
 from advisories.wording import EXAMPLES, fact_label, feature_words, join_or, words
 
@@ -81,6 +81,8 @@ MAX_NAMED: Final = 3
 
 _ANCIENT: Final = parse_version("1.17.0").key
 """kube-proxy releases before this (2019) are "ancient": shown only when asked about."""
+_ANCIENT_IPTABLES: Final = parse_version("1.6.2").key
+"""iptables before this shipped only in kube-proxy images before 1.17 (Debian stretch)."""
 
 
 class AnswerVerdict(Enum):
@@ -288,7 +290,7 @@ def match_symptoms(
     text: str, advisories: Sequence[Advisory]
 ) -> list[tuple[Advisory, float, tuple[str, ...]]]:
     """Advisories whose symptom keywords match ``text``, best first, with the keywords."""
-    hits = Catalog("", tuple(advisories)).symptoms.match(text)
+    hits = SymptomIndex(advisories).match(text)
     return [(h.advisory, h.score, h.keywords) for h in hits]
 
 
@@ -370,9 +372,9 @@ def answer(
         scope = {i for i in scope if catalog.by_id[i].component != "calico"}
     not_considered.extend(table["other_projects"].format(p) for p in question.other_projects)
     in_scope = [r for r in results if r.id in scope]
-    ancient_ok = bool({"kubernetes", "kube-proxy"} & set(question.facts.values)) or bool(
-        question.advisory_ids
-    )
+    ancient_ok = bool(
+        {"kubernetes", "kube-proxy", "iptables-version"} & set(question.facts.values)
+    ) or bool(question.advisory_ids)
     if not ancient_ok:
         in_scope = [r for r in in_scope if not _ancient_only(r)]
     others: list[Result] = []
@@ -535,16 +537,23 @@ def _reach(case: Case, keys: set[str]) -> tuple[VersionKey, ...]:
 
 
 def _ancient_only(result: Result) -> bool:
-    """Unknown only through kube-proxy releases before 1.17 (2019)."""
+    """Unknown only through kube-proxy releases before 1.17 (2019), or the iptables before 1.6.2
+    that only their images carried."""
     if result.verdict is not Verdict.UNKNOWN or not result.affected_when:
         return False
-    for term in result.affected_when:
-        versions = term.values.get("kube-proxy")
-        if not isinstance(versions, VersionSet) or not versions.intervals:
-            return False
-        if versions.intervals[-1][1] > _ANCIENT:
-            return False
-    return True
+    return all(_ancient_term(term) for term in result.affected_when)
+
+
+def _ancient_term(term: Term) -> bool:
+    for key, bound in (("kube-proxy", _ANCIENT), ("iptables-version", _ANCIENT_IPTABLES)):
+        versions = term.values.get(key)
+        if (
+            isinstance(versions, VersionSet)
+            and versions.intervals
+            and versions.intervals[-1][1] <= bound
+        ):
+            return True
+    return False
 
 
 def _known_before(facts: Facts, key: str) -> bool:
