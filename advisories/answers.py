@@ -415,7 +415,7 @@ def answer(
         verdict, lead, folded = _what_if_lead(plan, in_scope, show_all)
     else:
         verdict, lead, folded = _lead(in_scope, symptom_rank, show_all)
-    cases = {i: display_cases(by_id[i], question.facts, _symptom_cases(symptoms, i)) for i in lead}
+    cases = {i: display_cases(by_id[i], after_groups[0], _symptom_cases(symptoms, i)) for i in lead}
     safe_with: tuple[Fix, ...] = ()
     risky = [i for i in lead if by_id[i].verdict is not Verdict.NOT_AFFECTED]
     if risky:
