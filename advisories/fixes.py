@@ -85,6 +85,46 @@ class Fix:
         glue = " 且 " if language == "zh" else f" {words(language)['and']} "
         return glue.join(parts)
 
+    def sentence(self, language: str = "en", *, releases: bool = True) -> str:
+        """As advice for a plan: ``upgrade the kernel to 5.9 or later (RHEL 9, ...) and Calico
+        to 3.28.2 or later``; ``switch the kube-proxy mode to iptables``."""
+        order = ("kernel", "kubernetes", "kube-proxy", "calico", "spiderpool")
+        keys = sorted(self.changes, key=lambda k: order.index(k) if k in order else len(order))
+        upgrades = [k for k in keys if _is_version(k)]
+        others = [k for k in keys if not _is_version(k)]
+        parts: list[str] = []
+        steps = []
+        for key in upgrades:
+            value = _short(self.changes[key])
+            later = key in self.or_later
+            if language == "zh":
+                text = f"{_NAMES_ZH.get(key, key)}升级到 {value}{' 或更高' if later else ''}"
+            else:
+                text = f"{_NAMES_EN.get(key, key)} to {value}{' or later' if later else ''}"
+            if key == "kernel" and releases and _oses(self.changes[key]):
+                text += f" ({', '.join(_oses(self.changes[key])[:3])})"
+            steps.append(text)
+        if steps:
+            if language == "zh":
+                parts.append("将" + "，并将".join(steps))
+            else:
+                parts.append("upgrade " + " and ".join(steps))
+        parts.extend(change_words(k, self.changes[k], language) for k in others)
+        return ("，并且" if language == "zh" else " and ").join(parts)
+
+
+_NAMES_EN = {"kernel": "the kernel", "kubernetes": "Kubernetes", "kube-proxy": "kube-proxy",
+             "calico": "Calico", "spiderpool": "Spiderpool"}  # fmt: skip
+_NAMES_ZH = {"kernel": "内核", "kubernetes": "Kubernetes ", "kube-proxy": "kube-proxy ",
+             "calico": "Calico ", "spiderpool": "Spiderpool "}  # fmt: skip
+
+
+def _short(value: str) -> str:
+    parts = value.split(".")
+    while len(parts) > 2 and parts[-1] == "0":
+        parts.pop()
+    return ".".join(parts)
+
 
 def find_fixes(
     engine: Engine,

@@ -246,8 +246,8 @@ def plan_blocks(
     if remaining:
         blocks.append(_context("Remaining: " + escape(", ".join(remaining))))
     if fixes:
-        best = "; or ".join(f.describe(lang) for f in fixes[:2])
-        blocks.append(_section(f"*Fix*: {escape(best)}"))
+        best = "; or ".join(f.sentence(lang, releases=i == 0) for i, f in enumerate(fixes[:2]))
+        blocks.append(_section(f"*Fix*: {escape(best[:1].upper() + best[1:])}"))
     if targets:
         lines = []
         for key, target in targets.items():

@@ -383,8 +383,8 @@ def fix_lines(fixes: Sequence[Fix], searched: bool = True) -> list[str]:
         ]
     if not fixes:
         return ["Fix: no combination of catalog versions and modes clears every advisory"]
-    best = "; or ".join(f.describe() for f in fixes[:2])
-    lines = [f"Fix: {best}."]
+    best = "; or ".join(f.sentence(releases=i == 0) for i, f in enumerate(fixes[:2]))
+    lines = [f"Fix: {best[:1].upper()}{best[1:]}."]
     left = sorted({i for f in fixes[:2] for i in f.remaining})
     if left:
         lines.append(

@@ -313,8 +313,10 @@ def test_plan_safe_prints_the_best_fixes_as_a_sentence(tmp_path: Path) -> None:
     code, out, _ = run("plan", "--cluster", "prod-centos", "--safe", "--state", url)
     assert code == 0
     fix = next(line for line in out.splitlines() if line.startswith("Fix: "))
-    assert fix.startswith("Fix: kernel 5.9 or later (RHEL/Rocky/Alma 9, Ubuntu 22.04")
-    assert "and Calico 3.28.2 or later" in fix
+    assert fix.startswith(
+        "Fix: Upgrade the kernel to 5.9 or later (RHEL/Rocky/Alma 9, Ubuntu 22.04"
+    )
+    assert "and Calico to 3.28.2 or later" in fix
 
 
 def test_plan_set_takes_features_on_or_off() -> None:

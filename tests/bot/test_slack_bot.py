@@ -246,7 +246,7 @@ def test_plan_and_safe_use_the_clusters_facts(bot: Bot) -> None:
     assert "1.27.11" in json.dumps(safe["blocks"])
     # Joint fixes first: prod-eu (Calico 3.26.1 VXLAN on kernel 5.4, kube-proxy 1.27.3) needs a
     # kernel, a Calico and a Kubernetes patch upgrade together.
-    assert "*Fix*: kernel 5.7.1 or later" in json.dumps(safe["blocks"])
+    assert "*Fix*: Upgrade the kernel to 5.7.1 or later" in json.dumps(safe["blocks"])
 
 
 def test_advisory_shows_the_catalog_entry(bot: Bot) -> None:
