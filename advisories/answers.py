@@ -1,4 +1,4 @@
-"""Answers to plain-language questions: a verdict with reasons, in the language asked.
+"""Answers to plain-language questions: the verdict as a consequence and an action, then the case.
 
 Pure: a :class:`~advisories.questions.Question`, the catalog and (for questions that name a
 cluster) the facts of the last scan go in; an :class:`Answer` comes out, which the command line
@@ -9,51 +9,80 @@ Verdicts, over the advisories *in scope*:
 - ``safe``: every advisory in scope is ``not_affected``;
 - ``not_safe``: at least one is ``affected``;
 - ``depends``: none is affected and some are ``unknown``; the answer names what they depend on
-  and the values that would make them safe (from :attr:`Result.safe_when`);
-- ``not_understood``: the question stated nothing the vocabulary knows; the answer says what it
-  understood and gives three example questions.
+  and the alternatives that make every named advisory safe (:attr:`Answer.safe_with`);
+- ``not_understood``: the question stated nothing the vocabulary knows (or only things outside
+  the catalog); the answer says so and gives three example questions.
 
-Scope: the advisories a question names; else those of the components it names or implies
-(IPVS implies kube-proxy, VXLAN implies Calico); else, for a question that names no component
-("is kernel 5.4 ok?"), the advisories that depend on what it states; else, for a question that
-only describes a symptom, the advisories whose symptoms match. A question about a cluster
-covers the whole catalog. Everything else is listed under "not considered".
+A what-if question ("what breaks if X goes to 1.29") is answered from what the move introduces
+or changes; what holds before and after is one line.
 
-Symptoms are matched against every advisory's symptom keywords (English and Chinese, whatever
-the language of the question), best first, each with the facts that would confirm it.
+Composition (what a person reads):
+
+- *lead*: the advisories the answer names, the one that answers the question first: those whose
+  symptoms (case-level where the catalog has them) match the problem described, then affected,
+  then the worst unknown;
+- *folded*: the advisories that merely may hold because a fact was not given, one line
+  (``show_all`` expands them);
+- advisories whose only open cases are ancient (kube-proxy before 1.17) are left out unless the
+  question states a kube-proxy or Kubernetes version;
+- for each named advisory only the cases the stated facts reach (for a version not stated, the
+  newest band), with the workarounds of those cases.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final
 
 from advisories.catalog import Catalog
-from advisories.engine import Engine, Result
-from advisories.facts import COMPONENTS, Facts
+from advisories.engine import Engine, Result, Term
+from advisories.facts import COMPONENTS, FEATURES, Facts
+from advisories.fixes import Fix, find_fixes
 from advisories.fleet import ClusterFacts, node_facts, node_groups
-from advisories.models import Advisory, Verdict
-from advisories.planning import Change, Plan, PlanEntry, Target, apply_changes, what_if
+from advisories.models import Advisory, Case, Severity, Verdict
+from advisories.planning import Change, Plan, PlanEntry, apply_changes, what_if
 from advisories.planning import worst_results as _worst
-from advisories.questions import Question, normalise
-from advisories.serialize import result_to_json
+from advisories.questions import Question
+from advisories.serialize import fix_to_json, plan_to_json, result_to_json, targets_to_json
+from advisories.symptoms import SymptomHit, SymptomIndex
+from advisories.versions import VersionKey, VersionSet, parse_version
+from advisories.wording import EXAMPLES, fact_label, feature_words, join_or, words
 
 __all__ = [
     "Answer",
     "AnswerVerdict",
     "ClusterData",
     "SymptomMatch",
+    "action_in_headline",
     "answer",
+    "caveat_text",
     "cluster_data",
+    "condition_text",
+    "display_cases",
+    "folded_text",
+    "impact_text",
     "match_symptoms",
     "plan_to_json",
+    "render_text",
+    "result_lines",
+    "severity_word",
     "targets_to_json",
+    "term_words",
 ]
+
+_OTHER_CNIS: Final = frozenset({"cilium", "flannel", "weave", "antrea", "kube-ovn", "canal"})
+
+MAX_NAMED: Final = 3
+"""Advisories shown in full without ``show_all``."""
+
+_ANCIENT: Final = parse_version("1.17.0").key
+"""kube-proxy releases before this (2019) are "ancient": shown only when asked about."""
+_ANCIENT_IPTABLES: Final = parse_version("1.6.2").key
+"""iptables before this shipped only in kube-proxy images before 1.17 (Debian stretch)."""
 
 
 class AnswerVerdict(Enum):
@@ -71,6 +100,7 @@ class ClusterData:
 
     name: str
     groups: tuple[Facts, ...]
+    """Unresolved facts, one per node group (the engine resolves them)."""
     read_at: datetime | None = None
     """When the facts were read (shown with every answer about the cluster)."""
     demo: bool = False
@@ -79,32 +109,35 @@ class ClusterData:
 def cluster_data(cluster: ClusterFacts, read_at: datetime | None = None) -> ClusterData:
     """The fact groups of a scanned cluster (cluster facts plus each node group's kernel/OS)."""
     groups = node_groups(cluster.nodes)
-    facts = tuple(node_facts(cluster.facts, g) for g in groups) or (cluster.facts.resolved(),)
+    facts = tuple(node_facts(cluster.facts, g) for g in groups) or (cluster.facts,)
     return ClusterData(cluster.name, facts, read_at, cluster.demo)
 
 
 @dataclass(frozen=True, slots=True)
 class SymptomMatch:
-    """An advisory whose symptom keywords match the question, and its verdict at the facts."""
+    """An advisory whose symptoms match the question, and its verdict at the facts."""
 
     advisory: Advisory
     score: float
     keywords: tuple[str, ...]
     """The advisory's keywords that matched."""
     result: Result
-    """The advisory's verdict at what the question states."""
+    """The verdict at what the question states, over the cases that produce the symptom
+    (every case when the symptom is the advisory's, not a case's)."""
+    cases: tuple[str, ...] = ()
+    """The cases that produce the symptom described (empty: any case)."""
 
     def confirm(self, language: str = "en") -> str:
         """The facts that would confirm it, or why it is confirmed or ruled out."""
-        words = _WORDS[language if language in _WORDS else "en"]
+        table = words(language)
         if self.result.verdict is Verdict.AFFECTED:
-            return words["confirmed"]
+            return table["confirmed"]
         if self.result.verdict is Verdict.NOT_AFFECTED:
-            return words["ruled_out"]
-        terms = " or ".join(t.describe() for t in self.result.affected_when)
+            return table["ruled_out"]
+        terms = join_or([term_words(t, language) for t in self.result.affected_when], language)
         if terms:
-            return words["confirm_if"].format(terms)
-        return words["uncertain"] + "; ".join(self.result.uncertain)
+            return table["confirm_if"].format(terms)
+        return table["uncertain"] + "; ".join(self.result.uncertain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +148,7 @@ class Answer:
     verdict: AnswerVerdict
     catalog_version: str
     results: tuple[Result, ...] = ()
-    """The results of the advisories in scope, worst first."""
+    """The results of the advisories in scope, in the order the answer presents them."""
     symptoms: tuple[SymptomMatch, ...] = ()
     not_considered: tuple[str, ...] = ()
     not_covered: str | None = None
@@ -126,6 +159,22 @@ class Answer:
     examples: tuple[str, ...] = ()
     """For questions that were not understood: three example questions."""
     notes: tuple[str, ...] = field(default=())
+    lead: tuple[str, ...] = ()
+    """The advisories the answer names, the one that answers the question first."""
+    folded: tuple[str, ...] = ()
+    """Advisories that may hold only because a fact was not given (one line unless expanded)."""
+    safe_with: tuple[Fix, ...] = ()
+    """Alternatives, best first: the stated facts plus any one make every named advisory
+    ``not_affected``."""
+    cases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Advisory id -> the cases shown (those the stated facts reach)."""
+    others: tuple[Result, ...] = ()
+    """With a severity filter: at-risk advisories below the severity asked about."""
+    show_all: bool = False
+    move: bool = False
+    """The question compares a current state with a changed one (what breaks if X moves)."""
+    known_clusters: tuple[str, ...] = ()
+    """The clusters of the last scan (named when the question names one that is not)."""
 
     @property
     def language(self) -> str:
@@ -133,31 +182,36 @@ class Answer:
         return self.question.language
 
     @property
+    def still(self) -> tuple[str, ...]:
+        """For a move: advisories at risk before and after, unchanged (one "still there" line)."""
+        if self.plan is None or not self.move:
+            return ()
+        scope = set(self.scope)
+        return tuple(e.id for e in self.plan.remaining if e.id in scope and e.id not in self.lead)
+
+    @property
     def advisories(self) -> tuple[str, ...]:
-        """Ids of the advisories in scope that hold or may hold."""
-        return tuple(r.id for r in self.results if r.verdict is not Verdict.NOT_AFFECTED)
+        """Ids of the advisories the answer names, in the order it presents them."""
+        return (*self.lead, *self.folded, *self.still)
 
     @property
     def scope(self) -> tuple[str, ...]:
         """Ids of every advisory the verdict covers."""
         return tuple(r.id for r in self.results)
 
+    def result(self, advisory_id: str) -> Result:
+        """The result of one advisory in scope."""
+        return next(r for r in self.results if r.id == advisory_id)
+
     def headline(self) -> str:
-        """The verdict in one sentence, in the language asked."""
-        words = _WORDS[self.language]
-        if self.verdict is AnswerVerdict.NOT_UNDERSTOOD:
-            return words["not_understood"]
-        if self.verdict is AnswerVerdict.SAFE:
-            return words["safe"]
-        if self.verdict is AnswerVerdict.NOT_SAFE:
-            ids = [r.id for r in self.results if r.verdict is Verdict.AFFECTED]
-            return words["not_safe"].format(", ".join(ids))
-        return words["depends"].format(", ".join(self.depends_on()))
+        """The verdict as a consequence and an action, in one sentence, in the language asked."""
+        return _headline(self)
 
     def depends_on(self) -> tuple[str, ...]:
-        """The facts the unknown advisories in scope depend on."""
+        """The facts the named unknown advisories depend on (fact keys, once each)."""
         keys: dict[str, None] = {}
-        for result in self.results:
+        for advisory_id in self.lead:
+            result = self.result(advisory_id)
             if result.verdict is Verdict.UNKNOWN:
                 keys.update(dict.fromkeys(result.depends_on))
                 if result.uncertain and not result.depends_on:
@@ -165,16 +219,9 @@ class Answer:
         return tuple(keys)
 
     def safe_if(self) -> str:
-        """Values that would make every unknown advisory in scope safe, in words."""
-        parts: dict[str, None] = {}
-        for result in self.results:
-            if result.verdict is not Verdict.UNKNOWN or not result.safe_when:
-                continue
-            terms = [t for t in result.safe_when if "not installed" not in t.describe()]
-            chosen = (terms or list(result.safe_when))[0]
-            text = chosen.describe()
-            parts[f"({text})" if " or " in text and len(self.results) > 1 else text] = None
-        return " and ".join(parts)
+        """The alternatives of :attr:`safe_with` in words ("A; or B"), empty when none."""
+        glue = "；或 " if self.language == "zh" else "; or "
+        return glue.join(f.describe(self.language) for f in self.safe_with[:2])
 
     def text(self) -> str:
         """The answer as shown to a person (plain text)."""
@@ -194,16 +241,26 @@ class Answer:
             "scope": list(self.scope),
             "components": list(q.components),
             "clusters": list(q.clusters),
+            "unknown_clusters": list(q.unknown_clusters),
+            "outside": [{"project": p, "version": v} for p, v in q.outside],
+            "severity": q.severity,
+            "implied": list(q.implied),
             "advisory_ids": list(q.advisory_ids),
             "changes": [{"key": c.key, "value": c.raw} for c in q.changes],
             "depends_on": list(self.depends_on()),
             "safe_if": self.safe_if() or None,
+            "safe_with": [fix_to_json(f, self.language) for f in self.safe_with],
+            "lead": list(self.lead),
+            "folded": list(self.folded),
+            "still": list(self.still),
+            "cases": {k: list(v) for k, v in self.cases.items()},
             "results": [result_to_json(r, self.language) for r in self.results],
             "symptoms": [
                 {
                     "id": m.advisory.id,
                     "score": round(m.score, 3),
                     "keywords": list(m.keywords),
+                    "cases": list(m.cases),
                     "verdict": m.result.verdict.value,
                     "confirm": m.confirm(self.language),
                 }
@@ -219,207 +276,38 @@ class Answer:
             read = self.cluster.read_at
             out["cluster"] = {
                 "name": self.cluster.name,
-                "read_at": read.isoformat() if read else None,
+                "read_at": read.isoformat(timespec="seconds") if read else None,
                 "demo": self.cluster.demo,
             }
         return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Fixed words, by language
-
-_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
-    "en": {
-        "safe": "Safe: no advisory in scope holds.",
-        "not_safe": "Not safe: {} holds.",
-        "depends": "It depends on {}.",
-        "not_understood": "I could not find anything I know in this question.",
-        "understood": "Understood",
-        "nothing": "nothing",
-        "safe_if": "Safe if",
-        "reasons": "Reasons",
-        "affected": "affected",
-        "unknown": "may hold",
-        "recommendation": "Recommendation",
-        "workaround": "Workaround",
-        "references": "References",
-        "symptoms": "Advisories whose symptoms match, best first",
-        "confirmed": "confirmed by what you stated",
-        "ruled_out": "ruled out by what you stated",
-        "confirm_if": "would be confirmed if {}",
-        "uncertain": "upstream uncertain: ",
-        "not_considered": "Not considered",
-        "not_covered": (
-            "The catalog has no advisory about this problem. It covers known kube-proxy, "
-            "Calico and Spiderpool issues that depend on versions, kernels and modes."
-        ),
-        "other_projects": "{}: not covered by the catalog",
-        "components_out": "{} advisories of {}: the question does not name or imply them",
-        "unrelated": "{} advisories of {} that do not depend on what you stated",
-        "examples": "Try for example",
-        "plan": "If {} changes to {}",
-        "resolved": "Resolved",
-        "introduced": "Introduced",
-        "remaining": "Remaining",
-        "changed": "Changed",
-        "cluster": "Cluster {} (facts read {})",
-        "never": "at an unknown time",
-        "demo": "demo data",
-        "catalog": "catalog",
-        "depends_on": "depends on",
-    },
-    "zh": {
-        "safe": "安全：范围内没有适用的已知问题。",
-        "not_safe": "不安全：{} 适用。",
-        "depends": "视情况而定，取决于 {}。",
-        "not_understood": "没有从问题中识别出已知的信息。",
-        "understood": "已识别",
-        "nothing": "无",
-        "safe_if": "以下情况下安全",
-        "reasons": "原因",
-        "affected": "受影响",
-        "unknown": "可能受影响",
-        "recommendation": "建议",
-        "workaround": "临时解决办法",
-        "references": "参考链接",
-        "symptoms": "症状匹配的已知问题（按匹配度排序）",
-        "confirmed": "根据你给出的信息已确认",
-        "ruled_out": "根据你给出的信息可以排除",
-        "confirm_if": "在以下情况下成立：{}",
-        "uncertain": "上游尚不确定：",
-        "not_considered": "未考虑",
-        "not_covered": (
-            "目录中没有关于这个问题的已知问题。netadvisor 只覆盖 kube-proxy、Calico 和 Spiderpool "
-            "中与版本、内核和模式相关的已知问题。"
-        ),
-        "other_projects": "{}：不在目录覆盖范围内",
-        "components_out": "{} 个 {} 的已知问题：问题中没有提到或暗示这些组件",
-        "unrelated": "{} 个 {} 的已知问题与你给出的信息无关",
-        "examples": "可以这样问",
-        "plan": "如果 {} 变更为 {}",
-        "resolved": "解决",
-        "introduced": "新增",
-        "remaining": "仍然存在",
-        "changed": "有变化",
-        "cluster": "集群 {}（数据读取于 {}）",
-        "never": "未知时间",
-        "demo": "演示数据",
-        "catalog": "目录版本",
-        "depends_on": "取决于",
-    },
-}
-
-EXAMPLES: Final[Mapping[str, tuple[str, str, str]]] = {
-    "en": (
-        "is kernel 5.4 safe for IPVS?",
-        "why do we see a 1 second delay on CentOS 7 with ipvs?",
-        "can we move from Calico 3.26 to 3.28 on kernel 6.1 with VXLAN?",
-    ),
-    "zh": (
-        "内核 5.4 用 IPVS 安全吗？",
-        "CentOS 7 上 ipvs 模式访问 Service 有 1 秒延迟，为什么？",
-        "Calico 3.26 升级到 3.28 安全吗？内核 6.1，VXLAN 模式",
-    ),
-}
-
-
-# ---------------------------------------------------------------------------------------------
 # Symptoms
 
-_STOP: Final = frozenset(
-    re.findall(
-        r"\S+",
-        "a an the of to in on at for with is are be was were we our my i it its and or from when "
-        "after during why do does did see seeing what how this that there some any very too "
-        "us they them get gets getting got have has had can could should would will mode",
+
+def match_symptoms(
+    text: str, advisories: Sequence[Advisory]
+) -> list[tuple[Advisory, float, tuple[str, ...]]]:
+    """Advisories whose symptom keywords match ``text``, best first, with the keywords."""
+    hits = SymptomIndex(advisories).match(text)
+    return [(h.advisory, h.score, h.keywords) for h in hits]
+
+
+def _symptom_match(hit: SymptomHit, result: Result, groups: Sequence[Facts]) -> SymptomMatch:
+    """The match with its verdict over only the cases that produce the symptom."""
+    if not hit.cases:
+        return SymptomMatch(hit.advisory, hit.score, hit.keywords, result)
+    # Only the cases that produce the symptom, as if each held for sure: is the symptom
+    # possible at the stated facts, and under which values of the others?
+    cases = tuple(
+        replace(c, uncertain=None) if c.id in hit.cases else replace(c, affected=False)
+        for c in hit.advisory.cases
+        if c.id in hit.cases or not c.affected
     )
-)
-_SUFFIXES: Final = ("ures", "ure", "ing", "ed", "es", "e", "s")
-_TOKEN_RE: Final = re.compile(r"[\u3400-\u9fff]+|[a-z0-9]+(?:[._][a-z0-9]+)*")
-
-
-def _units(text: str) -> str:
-    """``1 second``, ``1-sec``, ``1 秒`` -> ``1s``; ``63 seconds`` -> ``63s``."""
-    return re.sub(r"(\d+)\s*-?\s*(?:seconds?|secs?|s|秒钟?)(?![a-z])", r"\1s", text)
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
-def _units_of(text: str) -> list[str]:
-    """Comparable units: stems of Latin words (stop words dropped) and bigrams of Chinese."""
-    out: list[str] = []
-    for token in _TOKEN_RE.findall(_units(normalise(text))):
-        if "\u3400" <= token[0] <= "\u9fff":
-            if len(token) == 1:
-                out.append(token)
-            else:
-                out.extend(token[i : i + 2] for i in range(len(token) - 1))
-        elif token not in _STOP:
-            out.append(_stem(token))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Keyword:
-    advisory: Advisory
-    text: str
-    units: frozenset[str]
-
-
-def _keywords(advisories: Sequence[Advisory]) -> list[_Keyword]:
-    out = []
-    for advisory in advisories:
-        for words in advisory.symptoms.values():
-            for word in words:
-                units = frozenset(_units_of(word))
-                if units:
-                    out.append(_Keyword(advisory, word, units))
-    return out
-
-
-_KEYWORD_CACHE: dict[tuple[str, ...], list[_Keyword]] = {}
-
-
-SymptomHit = tuple[Advisory, float, tuple[str, ...]]
-
-
-def match_symptoms(text: str, advisories: Sequence[Advisory]) -> list[SymptomHit]:
-    """Advisories whose symptom keywords match ``text``, best first, with the keywords.
-
-    A keyword matches when the question holds all its units (Latin stems, Chinese bigrams), or
-    at least three quarters of them for keywords of four units or more. Each matching keyword
-    scores its number of units, divided by the number of advisories sharing that keyword (a
-    word every advisory lists, such as 延迟, tells little).
-    """
-    key = tuple(a.id for a in advisories)
-    keywords = _KEYWORD_CACHE.get(key)
-    if keywords is None:
-        keywords = _keywords(advisories)
-        _KEYWORD_CACHE[key] = keywords
-    units = set(_units_of(text))
-    if not units:
-        return []
-    sharing: dict[frozenset[str], set[str]] = {}
-    for kw in keywords:
-        sharing.setdefault(kw.units, set()).add(kw.advisory.id)
-    scores: dict[str, float] = {}
-    matched: dict[str, dict[str, None]] = {}
-    by_id: dict[str, Advisory] = {a.id: a for a in advisories}
-    for kw in keywords:
-        hits = len(kw.units & units)
-        need = len(kw.units) if len(kw.units) < 4 else math.ceil(0.75 * len(kw.units))
-        if hits < need:
-            continue
-        weight = hits / len(sharing[kw.units])
-        scores[kw.advisory.id] = scores.get(kw.advisory.id, 0.0) + weight
-        matched.setdefault(kw.advisory.id, {})[kw.text] = None
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [(by_id[i], score, tuple(matched[i])) for i, score in ranked]
+    sub = replace(hit.advisory, cases=cases)
+    narrowed = _worst(Engine([sub]), list(groups))[0]
+    return SymptomMatch(hit.advisory, hit.score, hit.keywords, narrowed, hit.cases)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,16 +320,25 @@ def answer(
     *,
     engine: Engine | None = None,
     clusters: Mapping[str, ClusterData] | None = None,
+    show_all: bool = False,
 ) -> Answer:
     """Answer a question from the catalog and, for named clusters, the last scan's facts."""
     engine = engine or Engine(catalog.advisories)
     clusters = clusters or {}
     advisories = catalog.advisories
+    language = question.language
+    table = words(language)
     cluster = next((clusters[c] for c in question.clusters if c in clusters), None)
     notes: list[str] = []
     for name in question.clusters:
         if name not in clusters:
-            notes.append(f"{name}: no facts from a successful scan yet")
+            notes.append(table["no_cluster_facts"].format(name))
+    if question.unknown_clusters and cluster is None:
+        known = ", ".join(sorted(clusters)) or "-"
+        notes.extend(table["unknown_cluster"].format(n, known) for n in question.unknown_clusters)
+    for project, version in question.outside:
+        notes.append(table["outside"].format(project.capitalize()))
+        notes.append(table["outside_version"].format(project, version, project.capitalize()))
     groups: list[Facts]
     if cluster is not None:
         stated = _stated_changes(question.facts)
@@ -451,61 +348,220 @@ def answer(
     else:
         groups = [question.facts]
     plan: Plan | None = None
+    after_groups = groups
+    move = False
     if question.changes:
         plan = what_if(engine, groups, question.changes)
-        results = _worst(engine, [apply_changes(g, question.changes) for g in groups])
-    else:
-        results = _worst(engine, groups)
-
-    raw_matches = match_symptoms(question.normalised, advisories)
-    show_symptoms = question.problem or not question.states_anything
+        after_groups = [apply_changes(g, question.changes) for g in groups]
+        # "What breaks if X goes to Y" compares with X's current state; with no current value
+        # ("upgrade to calico 3.28") the question is about Y itself.
+        move = any(_known_before(g, c.key) for g in groups for c in question.changes)
+    results = _worst(engine, after_groups)
     by_id = {r.id: r for r in results}
-    symptoms = tuple(
-        SymptomMatch(a, score, kws, by_id[a.id]) for a, score, kws in raw_matches
-    ) if show_symptoms else ()  # fmt: skip
-    symptoms = tuple(sorted(symptoms, key=lambda m: m.result.verdict is Verdict.NOT_AFFECTED))
 
-    scope, not_considered = _scope(question, advisories, results, symptoms, cluster is not None)
-    language = question.language
-    words = _WORDS[language]
-    not_considered.extend(
-        words["other_projects"].format(p) for p in question.other_projects
-    )  # fmt: skip
+    hits = catalog.symptoms.match(question.normalised)
+    show_symptoms = question.problem or not question.states_anything
+    symptoms: list[SymptomMatch] = []
+    if show_symptoms:
+        symptoms = [_symptom_match(h, by_id[h.advisory.id], after_groups) for h in hits]
+        symptoms.sort(key=lambda m: m.result.verdict is Verdict.NOT_AFFECTED)
+
+    scope, not_considered = _scope(question, advisories, symptoms, cluster is not None)
+    if {p for p, _ in question.outside} & _OTHER_CNIS and "calico" not in question.components:
+        # Another CNI (Cilium, Flannel...) runs instead of Calico.
+        scope = {i for i in scope if catalog.by_id[i].component != "calico"}
+    not_considered.extend(table["other_projects"].format(p) for p in question.other_projects)
+    in_scope = [r for r in results if r.id in scope]
+    ancient_ok = bool(
+        {"kubernetes", "kube-proxy", "iptables-version"} & set(question.facts.values)
+    ) or bool(question.advisory_ids)
+    if not ancient_ok:
+        in_scope = [r for r in in_scope if not _ancient_only(r)]
+    others: list[Result] = []
+    if question.severity is not None:
+        floor = Severity(question.severity).rank
+        others = [r for r in in_scope if r.verdict is not Verdict.NOT_AFFECTED
+                  and (r.severity is None or r.severity.rank < floor)]  # fmt: skip
+        others.sort(key=lambda r: (-r.verdict.rank, -(r.severity.rank if r.severity else 0)))
+        in_scope = [r for r in in_scope if r not in others]
+
+    live = [m for m in symptoms if m.result.verdict is not Verdict.NOT_AFFECTED]
+    named_problem = any(r.verdict is not Verdict.NOT_AFFECTED for r in in_scope)
     not_covered = None
-    if question.problem and not raw_matches:
-        not_covered = words["not_covered"]
+    if question.problem and not hits and not named_problem and plan is None:
+        not_covered = table["not_covered"]
 
-    if not scope:
+    if not scope or (question.outside and not question.facts.values and not question.changes):
         return Answer(
             question=question,
             verdict=AnswerVerdict.NOT_UNDERSTOOD,
             catalog_version=catalog.version,
             not_considered=tuple(not_considered),
             not_covered=not_covered,
-            examples=EXAMPLES[language],
+            examples=EXAMPLES[language if language in EXAMPLES else "en"],
             cluster=cluster,
             notes=tuple(notes),
         )
-    in_scope = [r for r in results if r.id in scope]
-    in_scope.sort(key=lambda r: (-r.verdict.rank, -(r.severity.rank if r.severity else 0)))
-    if any(r.verdict is Verdict.AFFECTED for r in in_scope):
-        verdict = AnswerVerdict.NOT_SAFE
-    elif any(r.verdict is Verdict.UNKNOWN for r in in_scope):
-        verdict = AnswerVerdict.DEPENDS
+
+    symptom_rank: dict[str, int] = {str(m.advisory.id): i for i, m in enumerate(live)}
+    in_scope.sort(
+        key=lambda r: (
+            symptom_rank.get(r.id, len(symptom_rank)),
+            -r.verdict.rank,
+            -(r.severity.rank if r.severity else 0),
+        )
+    )
+    if plan is not None and move:
+        verdict, lead, folded = _what_if_lead(plan, in_scope, show_all)
     else:
-        verdict = AnswerVerdict.SAFE
+        verdict, lead, folded = _lead(in_scope, symptom_rank, show_all)
+    cases = {i: display_cases(by_id[i], after_groups[0], _symptom_cases(symptoms, i)) for i in lead}
+    safe_with: tuple[Fix, ...] = ()
+    risky = [i for i in lead if by_id[i].verdict is not Verdict.NOT_AFFECTED]
+    if risky:
+        safe_with = tuple(find_fixes(engine, after_groups, risky, strict=True, limit=3))
     return Answer(
         question=question,
         verdict=verdict,
         catalog_version=catalog.version,
         results=tuple(in_scope),
-        symptoms=symptoms,
+        symptoms=tuple(symptoms),
         not_considered=tuple(not_considered),
         not_covered=not_covered,
         plan=plan,
+        move=move,
+        known_clusters=tuple(sorted(clusters)),
         cluster=cluster,
         notes=tuple(notes),
+        lead=tuple(lead),
+        folded=tuple(folded),
+        safe_with=safe_with,
+        cases=cases,
+        others=tuple(others),
+        show_all=show_all,
     )
+
+
+def _lead(
+    in_scope: Sequence[Result], symptom_rank: Mapping[str, int], show_all: bool
+) -> tuple[AnswerVerdict, list[str], list[str]]:
+    """What the answer names: what holds (the symptom's advisory first); an unknown only when
+    nothing holds that explains the symptom, or nothing holds at all."""
+    at_risk = [r for r in in_scope if r.verdict is not Verdict.NOT_AFFECTED]
+    if any(r.verdict is Verdict.AFFECTED for r in in_scope):
+        verdict = AnswerVerdict.NOT_SAFE
+    elif at_risk:
+        verdict = AnswerVerdict.DEPENDS
+    else:
+        return AnswerVerdict.SAFE, [], []
+    if show_all:
+        return verdict, [r.id for r in at_risk], []
+    named = [r for r in at_risk if r.verdict is Verdict.AFFECTED]
+    explained = any(r.id in symptom_rank for r in named)
+    if symptom_rank and not explained:
+        best = next((r for r in at_risk if r.id in symptom_rank), None)
+        if best is not None:
+            named.insert(0, best)
+    if not named:
+        named = at_risk[:1]
+    named = named[:MAX_NAMED]
+    return verdict, [r.id for r in named], [r.id for r in at_risk if r not in named]
+
+
+def _what_if_lead(
+    plan: Plan, in_scope: Sequence[Result], show_all: bool
+) -> tuple[AnswerVerdict, list[str], list[str]]:
+    """A move is judged by what it introduces or changes for the worse."""
+    scope = {r.id for r in in_scope}
+    introduced = [e for e in plan.introduced if e.id in scope]
+    worse = [
+        e for e in plan.changed
+        if e.id in scope and e.after.verdict.rank > e.before.verdict.rank
+    ]  # fmt: skip
+    new = [*introduced, *worse]
+    if any(e.after.verdict is Verdict.AFFECTED for e in new):
+        verdict = AnswerVerdict.NOT_SAFE
+    elif new:
+        verdict = AnswerVerdict.DEPENDS
+    else:
+        verdict = AnswerVerdict.SAFE
+    lead = [e.id for e in sorted(new, key=lambda e: -e.after.verdict.rank)]
+    if show_all:
+        rest = [r.id for r in in_scope if r.verdict is not Verdict.NOT_AFFECTED]
+        return verdict, lead + [i for i in rest if i not in lead], []
+    # What holds before and after is one "still there" line, not folded noise.
+    return verdict, lead, []
+
+
+def _symptom_cases(symptoms: Sequence[SymptomMatch], advisory_id: str) -> tuple[str, ...]:
+    return next((m.cases for m in symptoms if m.advisory.id == advisory_id), ())
+
+
+def display_cases(
+    result: Result, facts: Facts, symptom_cases: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The affected cases to show: those producing the symptom asked about (certain ones
+    first), and among them, for versions the question does not state, the newest band."""
+    affected = [c for c in result.cases if c.affected]
+    if not affected:
+        return tuple(c.id for c in result.cases)
+    if symptom_cases:
+        chosen = [c for c in affected if c.id in symptom_cases]
+        certain = [c for c in chosen if c.uncertain is None]
+        affected = certain or chosen or affected
+    unstated = {
+        cond.key
+        for c in affected
+        for cond in c.when
+        if cond.versions is not None and cond.key != "kernel" and not _stated(facts, cond.key)
+    }
+    if not unstated:
+        return tuple(c.id for c in affected)
+    newest = max(_reach(c, unstated) for c in affected)
+    return tuple(c.id for c in affected if _reach(c, unstated) == newest)
+
+
+def _stated(facts: Facts, key: str) -> bool:
+    if key == "kube-proxy":
+        return facts.known("kube-proxy") or facts.known("kubernetes")
+    return facts.known(key)
+
+
+def _reach(case: Case, keys: set[str]) -> tuple[VersionKey, ...]:
+    """How recent a case's band is on the unstated version keys (its highest bound)."""
+    out: list[VersionKey] = []
+    for cond in case.when:
+        if cond.key in keys and cond.versions is not None and cond.versions.intervals:
+            out.append(cond.versions.intervals[-1][1])
+    return tuple(sorted(out)) if out else ()
+
+
+def _ancient_only(result: Result) -> bool:
+    """Unknown only through kube-proxy releases before 1.17 (2019), or the iptables before 1.6.2
+    that only their images carried."""
+    if result.verdict is not Verdict.UNKNOWN or not result.affected_when:
+        return False
+    return all(_ancient_term(term) for term in result.affected_when)
+
+
+def _ancient_term(term: Term) -> bool:
+    for key, bound in (("kube-proxy", _ANCIENT), ("iptables-version", _ANCIENT_IPTABLES)):
+        versions = term.values.get(key)
+        if (
+            isinstance(versions, VersionSet)
+            and versions.intervals
+            and versions.intervals[-1][1] <= bound
+        ):
+            return True
+    return False
+
+
+def _known_before(facts: Facts, key: str) -> bool:
+    if key == "os":
+        return facts.os_name is not None or facts.known("kernel")
+    if key == "kubernetes":
+        return facts.known("kubernetes") or facts.known("kube-proxy")
+    return facts.known(key)
 
 
 def _stated_changes(facts: Facts) -> list[Change]:
@@ -519,14 +575,16 @@ def _stated_changes(facts: Facts) -> list[Change]:
 def _scope(
     question: Question,
     advisories: Sequence[Advisory],
-    results: Sequence[Result],
     symptoms: Sequence[SymptomMatch],
     whole_cluster: bool,
 ) -> tuple[set[str], list[str]]:
-    words = _WORDS[question.language]
+    table = words(question.language)
     not_considered: list[str] = []
+    live = [m for m in symptoms if m.result.verdict is not Verdict.NOT_AFFECTED]
+    best = live[0].score if live else 0.0
+    by_symptom = {str(m.advisory.id) for m in live if m.score >= best / 3}
     if question.advisory_ids:
-        return set(question.advisory_ids), not_considered
+        return {str(i) for i in question.advisory_ids}, not_considered
     if question.components:
         scope = {str(a.id) for a in advisories if a.component in question.components}
         for component in COMPONENTS:
@@ -534,7 +592,7 @@ def _scope(
                 continue
             count = sum(1 for a in advisories if a.component == component)
             if count:
-                not_considered.append(words["components_out"].format(count, component))
+                not_considered.append(table["components_out"].format(count, component))
         return scope, not_considered
     if whole_cluster:
         return {str(a.id) for a in advisories}, not_considered
@@ -544,7 +602,7 @@ def _scope(
     if "kubernetes" in stated:
         stated.add("kube-proxy")
     if stated:
-        scope = {str(a.id) for a in advisories if stated & set(a.keys)}
+        scope = {str(a.id) for a in advisories if stated & set(a.keys)} | by_symptom
         components = sorted({a.component for a in advisories if a.id in scope},
                             key=COMPONENTS.index)  # fmt: skip
         for component in COMPONENTS:
@@ -552,176 +610,339 @@ def _scope(
             if not rest:
                 continue
             if component in components:
-                not_considered.append(words["unrelated"].format(len(rest), component))
+                not_considered.append(table["unrelated"].format(len(rest), component))
             else:
-                not_considered.append(words["components_out"].format(len(rest), component))
+                not_considered.append(table["components_out"].format(len(rest), component))
         return scope, not_considered
-    if symptoms:
-        best = symptoms[0].score
-        return {m.advisory.id for m in symptoms if m.score >= best / 3}, not_considered
-    del results
-    return set(), not_considered
+    return by_symptom, not_considered
+
+
+# ---------------------------------------------------------------------------------------------
+# Words of an answer
+
+
+def term_words(term: Term, language: str = "en") -> str:
+    """One condition term with labels for features (``kube-system/kubeadm-config does not
+    exist``, not ``kubeadm-config-absent on``)."""
+    if not term.words:
+        return "always"
+    parts = []
+    for key, text in term.words.items():
+        if key in FEATURES:
+            parts.append(feature_words(key, term.values.get(key) is True, language))
+        else:
+            shown = _zh_condition(text) if language == "zh" else text
+            parts.append(f"({shown})" if " or " in text else shown)
+    glue = " 且 " if language == "zh" else " and "
+    return glue.join(parts)
+
+
+_ZH_CONDITION: Final = (
+    (" uses none of ", " 不使用 "),
+    (" uses ", " 使用 "),
+    (" is ", " 为 "),
+    (" not installed", " 未安装"),
+    (" and ", " 且 "),
+    (" or ", " 或 "),
+    ("an upstream kernel", "上游内核"),
+    ("a distribution kernel", "发行版内核"),
+)
+
+
+def _zh_condition(text: str) -> str:
+    """A condition in words (``kube-proxy >= 1.28.0 and < 1.28.7``) with Chinese joiners."""
+    for english, chinese in _ZH_CONDITION:
+        text = text.replace(english, chinese)
+    return re.sub(r"^any ", "任意 ", text)
+
+
+def _title(result: Result, language: str) -> str:
+    return f"{result.advisory.title_in(language)} ({result.id})"
+
+
+def _action(ans: Answer, *, limit: int = 2) -> str:
+    if not ans.safe_with:
+        return ""
+    table = words(ans.language)
+    glue = "；或 " if ans.language == "zh" else "; or "
+    text = glue.join(_short_fix(f, ans.language) for f in ans.safe_with[:limit])
+    return " " + table["use"].format(text)
+
+
+def _short_fix(fix: Fix, language: str) -> str:
+    """The fix without the OS list (which the body shows)."""
+    return fix.describe(language, releases=False)
+
+
+def _headline(ans: Answer) -> str:
+    table = words(ans.language)
+    lang = ans.language
+    if ans.verdict is AnswerVerdict.NOT_UNDERSTOOD:
+        if ans.question.outside:
+            return ans.notes[0] if ans.notes else table["not_understood"]
+        return table["not_understood"]
+    if ans.plan is not None and ans.move:
+        return _move_headline(ans)
+    if ans.question.severity is not None and ans.verdict is AnswerVerdict.SAFE:
+        level = ans.question.severity
+        rest = ""
+        held = [r for r in ans.others if r.verdict is Verdict.AFFECTED]
+        if held:
+            listed = ", ".join(f"{r.id} ({r.severity.value if r.severity else '-'})"
+                               for r in held[:3])  # fmt: skip
+            rest = table["severity_others"].format(len(held), listed)
+        return table["severity_none"].format(level if lang == "en" else _zh_level(level), rest)
+    if ans.verdict is AnswerVerdict.SAFE:
+        if len(ans.results) == 1:
+            return table["safe_one"].format(_title(ans.results[0], lang))
+        components = sorted({r.advisory.component for r in ans.results}, key=COMPONENTS.index)
+        return table["safe"].format(len(ans.results), ", ".join(components))
+    lead = ans.result(ans.lead[0])
+    more = len([i for i in ans.lead[1:] if ans.result(i).verdict is lead.verdict])
+    extra = table["and_more"].format(more) if more else ""
+    symptom = next((m for m in ans.symptoms if m.advisory.id == lead.id), None)
+    if ans.verdict is AnswerVerdict.NOT_SAFE:
+        ranks = [r.severity.rank for i in ans.lead if (r := ans.result(i)).severity is not None]
+        high = not ranks or max(ranks) >= Severity.HIGH.rank
+        # Reduced throughput is not a broken cluster: medium and low say so.
+        key = "not_safe" if high else "degraded"
+        return table[key].format(_title(lead, lang) + extra) + _action(ans)
+    if symptom is not None and symptom.result.affected_when:
+        condition = join_or([term_words(t, lang) for t in symptom.result.affected_when], lang)
+        return table["likely"].format(_title(lead, lang), condition) + _action(ans)
+    labels = join_or([fact_label(k, lang) for k in ans.depends_on()], lang)
+    condition = join_or([term_words(t, lang) for t in lead.affected_when], lang)
+    what = _title(lead, lang)
+    if condition:
+        what += (" 在以下情况成立：" if lang == "zh" else " holds if ") + condition
+    elif lead.uncertain:
+        what += " (" + table["uncertain"] + lead.uncertain[0] + ")"
+    return table["depends"].format(labels or fact_label("upstream", lang), what)
+
+
+def _ids(ids: Sequence[str], language: str, limit: int = 4) -> str:
+    """``A, B, C, D and 6 more``."""
+    if len(ids) <= limit:
+        return ", ".join(ids)
+    more = f"另有 {len(ids) - limit} 个" if language == "zh" else f"and {len(ids) - limit} more"
+    return ", ".join(ids[:limit]) + " " + more
+
+
+def _zh_level(level: str) -> str:
+    return {"critical": "严重", "high": "高", "medium": "中", "low": "低"}.get(level, level)
+
+
+def action_in_headline(ans: Answer) -> bool:
+    """Not-safe and symptom headlines end with the action; the others leave it to a line."""
+    if ans.plan is not None and ans.move:
+        return False
+    if ans.verdict is AnswerVerdict.NOT_SAFE:
+        return True
+    lead = ans.lead[0] if ans.lead else None
+    return any(m.advisory.id == lead and m.result.affected_when for m in ans.symptoms)
+
+
+def _move_headline(ans: Answer) -> str:
+    assert ans.plan is not None
+    table = words(ans.language)
+    lang = ans.language
+    target = ", ".join(f"{c.key} {c.raw}" for c in ans.plan.changes)
+    scope = set(ans.scope)
+    resolved = [e.id for e in ans.plan.resolved if e.id in scope]
+    tail = table["move_resolves"].format(_ids(resolved, lang)) if resolved else ""
+    if ans.verdict is AnswerVerdict.SAFE:
+        return table["move_safe"].format(target) + tail
+    lead = ans.result(ans.lead[0])
+    if ans.verdict is AnswerVerdict.NOT_SAFE:
+        return table["move_breaks"].format(target, _title(lead, lang)) + tail
+    return table["move_uncertain"].format(target, _title(lead, lang)) + tail
 
 
 # ---------------------------------------------------------------------------------------------
 # Plain text
 
 
-def render_text(ans: Answer) -> str:
-    """The answer as plain text: verdict first, then reasons, commands and references."""
-    lang = ans.language
-    words = _WORDS[lang]
-    lines = [ans.headline()]
+def _understood_line(ans: Answer) -> str:
+    table = words(ans.language)
     understood = ans.question.understood
-    shown = ", ".join(f"{k}={v}" for k, v in understood.items()) or words["nothing"]
+    shown = ", ".join(f"{k}={v}" for k, v in understood.items()) or table["nothing"]
     extra = [*ans.question.clusters, *ans.question.advisory_ids]
     if extra:
         shown += " | " + ", ".join(extra)
-    lines.append(f"{words['understood']}: {shown}")
+    return f"{table['understood']}: {shown}"
+
+
+def _short_ref(url: str) -> str:
+    parts = url.rstrip("/").split("/")
+    if len(parts) >= 7 and parts[2] == "github.com":
+        return f"{parts[4]}#{parts[6]}"
+    return parts[2] if len(parts) > 2 else url
+
+
+def impact_text(result: Result, case_ids: Sequence[str], language: str) -> str:
+    """The impact of the shown cases, each distinct text once."""
+    cases = [c for c in result.cases if c.id in case_ids] or list(result.cases)
+    return " ".join(dict.fromkeys(c.impact.get(language) for c in cases))
+
+
+def result_lines(ans: Answer, result: Result) -> list[str]:
+    """One named advisory: title, impact of its case, condition, action, workarounds, links."""
+    lang = ans.language
+    table = words(lang)
+    advisory = result.advisory
+    state = table["affected"] if result.verdict is Verdict.AFFECTED else table["unknown"]
+    severity = f", {severity_word(result.severity.value, lang)}" if result.severity else ""
+    case_ids = ans.cases.get(result.id, ())
+    lines = [f"* {advisory.title_in(lang)} ({advisory.id}: {state}{severity})"]
+    lines.append(f"    {impact_text(result, case_ids, lang)}")
+    condition, uncertain = condition_text(ans, result)
+    if condition:
+        prefix = "受影响的条件：" if lang == "zh" else "affected if "
+        lines.append(f"    {prefix}{condition}")
+    if uncertain:
+        lines.append(f"    {table['uncertain']}{uncertain}")
+    lines.extend(f"    ! {caveat_text(c, lang)}" for c in result.caveats)
+    lines.append(f"    {table['recommendation']}: {advisory.recommendation.get(lang)}")
+    for workaround in advisory.workarounds_for(case_ids):
+        if workaround.description:
+            lines.append(f"    {table['workaround']}: {workaround.describe(lang)}")
+        lines.append(f"      $ {workaround.command}")
+    refs = [_short_ref(r.url) for r in advisory.references[:3]]
+    if refs:
+        lines.append("    " + " · ".join(refs))
+    return lines
+
+
+def condition_text(ans: Answer, result: Result) -> tuple[str, str]:
+    """(affected if ..., upstream uncertain reason) of an unknown advisory; for an advisory led
+    by a symptom, over the cases that produce the symptom."""
+    match = next((m for m in ans.symptoms if m.advisory.id == result.id and m.cases), None)
+    shown = match.result if match is not None else result
+    if shown.verdict is not Verdict.UNKNOWN or result.verdict is not Verdict.UNKNOWN:
+        return "", ""
+    condition = join_or([term_words(t, ans.language) for t in shown.affected_when], ans.language)
+    return condition, shown.uncertain[0] if shown.uncertain else ""
+
+
+_CAVEATS_ZH: Final = (
+    (
+        re.compile(r"^(.+) is a distribution kernel that may carry backported fixes; (\S+) "
+                   r"decides by the base version number, so the verdict stands$"),
+        r"\1 是发行版内核，可能带有回合的修复；\2 按基础版本号判断，结论不变",
+    ),
+    (re.compile(r"^kernel inferred from (.+)$"), r"内核由 \1 推断"),
+)  # fmt: skip
+
+
+def caveat_text(caveat: str, language: str) -> str:
+    """An engine caveat in the language asked."""
+    if language == "zh":
+        for pattern, replacement in _CAVEATS_ZH:
+            if pattern.match(caveat):
+                return pattern.sub(replacement, caveat)
+    return caveat
+
+
+def severity_word(level: str, language: str) -> str:
+    """``high`` / ``高``."""
+    return _zh_level(level) if language == "zh" else level
+
+
+def folded_text(ans: Answer, *, slack: bool = False) -> str:
+    """ "3 more depend on facts you did not give: A, B, C (--all shows them)"; empty if none."""
+    if not ans.folded:
+        return ""
+    table = words(ans.language)
+    key = "folded_slack" if slack else "folded"
+    if len(ans.folded) == 1:
+        return table[key + "_one"].format(ans.folded[0])
+    return table[key].format(len(ans.folded), ", ".join(ans.folded))
+
+
+def render_text(ans: Answer) -> str:
+    """The answer as plain text: verdict and action first, then only the cases that hold."""
+    lang = ans.language
+    table = words(lang)
+    lines = [ans.headline()]
+    first = [n for n in ans.notes if n in _first_notes(ans) and n != lines[0]]
+    if ans.verdict is not AnswerVerdict.NOT_UNDERSTOOD:
+        # Say first what the question got wrong: a project outside the catalog, a cluster
+        # that is not known.
+        lines = [*first, *lines]
     if ans.cluster is not None:
-        read = ans.cluster.read_at.isoformat() if ans.cluster.read_at else words["never"]
-        label = words["cluster"].format(ans.cluster.name, read)
-        lines.append(label + (f" [{words['demo']}]" if ans.cluster.demo else ""))
-    lines.extend(ans.notes)
+        read = (
+            ans.cluster.read_at.strftime("%Y-%m-%d %H:%M UTC")
+            if ans.cluster.read_at
+            else table["never"]
+        )
+        label = table["cluster"].format(ans.cluster.name, read)
+        lines.append(label + (f" [{table['demo']}]" if ans.cluster.demo else ""))
+    lines.extend(n for n in ans.notes if n not in lines)
     if ans.verdict is AnswerVerdict.NOT_UNDERSTOOD:
         if ans.not_covered:
             lines.append(ans.not_covered)
-        lines.extend(f"- {n}" for n in ans.not_considered)
-        lines.append(f"{words['examples']}:")
+        lines.extend(f"- {n}" for n in ans.not_considered if "not covered" in n or "不在" in n)
+        lines.append(f"{table['examples']}:")
         lines.extend(f"  • {e}" for e in ans.examples)
+        lines.append(_understood_line(ans))
         return "\n".join(lines)
-    if ans.verdict is AnswerVerdict.DEPENDS and ans.safe_if():
-        lines.append(f"{words['safe_if']}: {ans.safe_if()}")
-    if ans.plan is not None:
-        lines.extend(
-            _plan_lines(ans.plan, lang, ans.cluster.name if ans.cluster else None, ans.scope)
+    if ans.plan is not None and ans.move:
+        lines.extend(_plan_lines(ans))
+    for advisory_id in ans.lead:
+        lines.extend(result_lines(ans, ans.result(advisory_id)))
+    if ans.safe_with and not action_in_headline(ans):
+        glue = "；或 " if lang == "zh" else "; or "
+        lines.append(
+            f"{table['safe_if']}: " + glue.join(f.describe(lang) for f in ans.safe_with[:2])
         )
-    if ans.symptoms:
-        lines.append("")
-        lines.append(f"{words['symptoms']}:")
-        for match in ans.symptoms[:5]:
-            lines.append(
-                f"  {match.advisory.id} ({', '.join(match.keywords[:3])}): {match.confirm(lang)}"
-            )
+    if ans.others and ans.question.severity is not None and ans.verdict is not AnswerVerdict.SAFE:
+        lines.append(", ".join(f"{r.id} ({r.severity.value if r.severity else '-'})"
+                               for r in ans.others))  # fmt: skip
     if ans.not_covered:
         lines.append(ans.not_covered)
-    problems = [r for r in ans.results if r.verdict is not Verdict.NOT_AFFECTED]
-    if problems:
-        lines.append("")
-        lines.append(f"{words['reasons']}:")
-    for result in problems:
-        lines.extend(_result_lines(result, lang))
-    if ans.not_considered:
-        lines.append("")
-        lines.append(f"{words['not_considered']}:")
-        lines.extend(f"  - {n}" for n in ans.not_considered)
-    lines.append(f"({words['catalog']} {ans.catalog_version})")
+    folded = folded_text(ans)
+    if folded:
+        lines.append(folded)
+    if ans.show_all and ans.not_considered:
+        lines.append(f"{table['not_considered']}: " + "; ".join(ans.not_considered))
+    lines.append(f"({_understood_line(ans)} · {table['catalog']} {ans.catalog_version})")
     return "\n".join(lines)
 
 
-def _result_lines(result: Result, lang: str) -> list[str]:
-    words = _WORDS[lang]
-    advisory = result.advisory
-    state = words["affected"] if result.verdict is Verdict.AFFECTED else words["unknown"]
-    severity = f", {result.severity.value}" if result.severity else ""
-    lines = [f"* {advisory.id} ({state}{severity}): {advisory.title}"]
-    lines.append(f"    {result.impact(lang)}")
-    if result.verdict is Verdict.UNKNOWN:
-        if result.depends_text():
-            lines.append(f"    {words['depends_on']} {', '.join(result.depends_on)}: "
-                         f"{result.depends_text()}")  # fmt: skip
-        if result.safe_when:
-            safe = " or ".join(t.describe() for t in result.safe_when)
-            lines.append(f"    {words['safe_if']}: {safe}")
-    lines.extend(f"    ! {c}" for c in result.caveats)
-    lines.append(f"    {words['recommendation']}: {advisory.recommendation.get(lang)}")
-    for workaround in advisory.workaround:
-        if workaround.description:
-            lines.append(f"    {words['workaround']}: {workaround.description}")
-        lines.append(f"      $ {workaround.command}")
-    for ref in advisory.references[:3]:
-        lines.append(f"    {ref.type.lower()}: {ref.url}")
-    return lines
+def _first_notes(ans: Answer) -> list[str]:
+    table = words(ans.language)
+    out = []
+    for project, version in ans.question.outside:
+        out.append(table["outside"].format(project.capitalize()))
+        out.append(table["outside_version"].format(project, version, project.capitalize()))
+    if ans.cluster is None:
+        known = ", ".join(ans.known_clusters) or "-"
+        out.extend(table["unknown_cluster"].format(n, known) for n in ans.question.unknown_clusters)
+    return out
 
 
-def _plan_lines(plan: Plan, lang: str, cluster: str | None, scope: Sequence[str]) -> list[str]:
-    words = _WORDS[lang]
-    target = ", ".join(f"{c.key} {c.raw}" for c in plan.changes)
-    lines = ["", words["plan"].format(cluster or "the setup", target) + ":"]
+def _plan_lines(ans: Answer) -> list[str]:
+    assert ans.plan is not None
+    table = words(ans.language)
+    scope = set(ans.scope)
+    lines: list[str] = []
+    worse = [e for e in ans.plan.changed if e.after.verdict.rank > e.before.verdict.rank]
     sections: list[tuple[str, Sequence[PlanEntry]]] = [
-        ("resolved", plan.resolved),
-        ("introduced", plan.introduced),
-        ("changed", plan.changed),
-        ("remaining", [e for e in plan.remaining if e not in plan.changed]),
+        ("introduced", ans.plan.introduced),
+        ("changed", worse),
+        ("resolved", ans.plan.resolved),
     ]
-    for name, all_entries in sections:
-        entries = [e for e in all_entries if e.id in scope]
-        if not entries:
-            continue
-        lines.append(f"  {words[name]}:")
-        for entry in entries:
+    for name, entries in sections:
+        shown = [e for e in entries if e.id in scope]
+        if name == "resolved" and shown:
+            lines.append(f"{table[name]}: {_ids([e.id for e in shown], ans.language)}")
+        elif shown:
             lines.append(
-                f"    {entry.id}: {entry.before.verdict.value} -> {entry.after.verdict.value}"
-                f" ({entry.before.impact(lang)} -> {entry.after.impact(lang)})"
-                if name == "changed"
-                else f"    {entry.id}: {entry.before.verdict.value} -> {entry.after.verdict.value}"
+                f"{table[name]}: "
+                + ", ".join(
+                    f"{e.id} ({e.before.verdict.value} -> {e.after.verdict.value})" for e in shown
+                )
             )
+    if ans.still and not ans.show_all:
+        lines.append(table["still"].format(", ".join(ans.still)))
     return lines
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON for planning (shared by ``ask`` and ``plan``)
-
-
-def _side(result: Result, lang: str) -> dict[str, Any]:
-    return {
-        "verdict": result.verdict.value,
-        "impact": result.impact(lang),
-        "cases": [c.id for c in result.cases if c.affected],
-        "severity": result.severity.value if result.severity else None,
-        "depends_on": list(result.depends_on),
-        "uncertain": list(result.uncertain),
-    }
-
-
-def _entry(entry: PlanEntry, lang: str) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "title": entry.before.advisory.title,
-        "component": entry.before.advisory.component,
-        "before": _side(entry.before, lang),
-        "after": _side(entry.after, lang),
-    }
-
-
-def plan_to_json(plan: Plan, language: str = "en") -> dict[str, Any]:
-    """``resolved`` / ``introduced`` / ``remaining`` / ``changed`` with before and after."""
-    return {
-        "changes": [{"key": c.key, "value": c.raw} for c in plan.changes],
-        "resolved": [_entry(e, language) for e in plan.resolved],
-        "introduced": [_entry(e, language) for e in plan.introduced],
-        "remaining": [_entry(e, language) for e in plan.remaining],
-        "changed": [_entry(e, language) for e in plan.changed],
-    }
-
-
-def targets_to_json(targets: Mapping[str, Target]) -> dict[str, Any]:
-    """component -> ``{version, line, current, current_line_fixed, blocking, caveats, ...}``;
-    ``source`` is ``upstream`` (``label``: "from upstream, not curated") when the version relies
-    on upstream tracking, for the advisories in ``upstream``."""
-    return {
-        key: {
-            "version": t.version,
-            "line": t.line,
-            "current": t.current,
-            "current_line_fixed": t.current_line_fixed,
-            "blocking": list(t.blocking),
-            "reasons": dict(t.reasons),
-            "caveats": list(t.caveats),
-            "os_releases": list(t.os_releases),
-            "source": t.source,
-            "label": t.label,
-            "upstream": dict(t.upstream),
-        }
-        for key, t in targets.items()
-    }

@@ -28,6 +28,7 @@ from advisories.models import (
     Text,
     Workaround,
 )
+from advisories.symptoms import SymptomIndex
 from advisories.versions import (
     MAX_KEY,
     MIN_KEY,
@@ -40,6 +41,8 @@ from advisories.versions import (
 
 __all__ = ["Catalog", "CatalogError", "CatalogIssue", "builtin_catalog_dir", "load_catalog"]
 
+# libyaml's loader when PyYAML has it (10x faster; the catalog is read by every command).
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NORMALISED: Final = re.compile(r"^\d+\.\d+\.\d+(-(alpha|beta|rc)\.?\d+)?$")
 _ID_RE: Final = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 _CASE_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -48,12 +51,12 @@ _REFERENCE_TYPES: Final = frozenset(
      "EVIDENCE", "WEB"}
 )  # fmt: skip
 _TOP_FIELDS: Final = frozenset(
-    {"id", "title", "component", "decided_by", "summary", "symptoms", "recommendation",
-     "workaround", "references", "source", "notes", "cases"}
+    {"id", "title", "title_zh", "component", "decided_by", "summary", "symptoms",
+     "recommendation", "workaround", "references", "source", "notes", "cases"}
 )  # fmt: skip
 _REQUIRED: Final = ("id", "title", "component", "decided_by", "summary", "recommendation", "cases")
 _CASE_FIELDS: Final = frozenset(
-    {"id", "affected", "severity", "when", "impact", "uncertain", "note"}
+    {"id", "affected", "severity", "when", "impact", "uncertain", "note", "symptoms"}
 )
 
 
@@ -89,9 +92,12 @@ class Catalog:
     version: str
     advisories: tuple[Advisory, ...]
     by_id: Mapping[str, Advisory] = field(init=False, repr=False, compare=False)
+    symptoms: SymptomIndex = field(init=False, repr=False, compare=False)
+    """The symptom keywords of every advisory and case, indexed once."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {a.id: a for a in self.advisories})
+        object.__setattr__(self, "symptoms", SymptomIndex(self.advisories))
 
     def get(self, advisory_id: str) -> Advisory | None:
         """The advisory with this id (case-insensitive), or None."""
@@ -140,7 +146,7 @@ def load_catalog(extra_dirs: Iterable[str | Path] = (), *, builtin: bool = True)
 def _read_version(directory: Path, issues: list[CatalogIssue]) -> str:
     path = directory / "VERSION.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         issues.append(CatalogIssue(str(path), None, "catalog_version", str(exc)))
         return "unknown"
@@ -153,7 +159,7 @@ def _read_version(directory: Path, issues: list[CatalogIssue]) -> str:
 def load_advisory_file(path: Path, issues: list[CatalogIssue]) -> Advisory | None:
     """Read and validate one advisory file; append problems to ``issues``."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except OSError as exc:
         issues.append(CatalogIssue(str(path), None, "file", exc.strerror or str(exc)))
         return None
@@ -195,6 +201,7 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
             valid = ", ".join(d.value for d in DecidedBy)
             problem("decided_by", f"unknown value {data['decided_by']!r} (valid: {valid})")
     title = _string(data, "title", problem)
+    title_zh = _string(data, "title_zh", problem, required=False) or None
     summary = _string(data, "summary", problem)
     source = _string(data, "source", problem, required=False)
     recommendation = _text(data.get("recommendation"), "recommendation", problem)
@@ -205,6 +212,11 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
     cases = _cases(data.get("cases"), problem)
     if cases and not any(c.affected for c in cases):
         problem("cases", "no case is affected: true")
+    case_ids = {c.id for c in cases}
+    for i, item in enumerate(workaround):
+        for case_id in item.cases:
+            if case_id not in case_ids:
+                problem(f"workaround[{i}].cases", f"unknown case {case_id!r}")
     if len(issues) > before:
         return None
     assert aid is not None and component is not None and decided_by is not None
@@ -223,6 +235,7 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
         source=source,
         notes=tuple(notes),
         path=path,
+        title_zh=title_zh,
     )
 
 
@@ -266,18 +279,18 @@ def _string_list(value: Any, field: str, problem: Any) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _symptoms(value: Any, problem: Any) -> dict[str, tuple[str, ...]]:
+def _symptoms(value: Any, problem: Any, field: str = "symptoms") -> dict[str, tuple[str, ...]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        problem("symptoms", "must be a mapping of language (en, zh) to keyword lists")
+        problem(field, "must be a mapping of language (en, zh) to keyword lists")
         return {}
     out: dict[str, tuple[str, ...]] = {}
     for language, words in value.items():
         if language not in ("en", "zh"):
-            problem(f"symptoms.{language}", "unknown language (valid: en, zh)")
+            problem(f"{field}.{language}", "unknown language (valid: en, zh)")
             continue
-        out[language] = tuple(_string_list(words, f"symptoms.{language}", problem))
+        out[language] = tuple(_string_list(words, f"{field}.{language}", problem))
     return out
 
 
@@ -290,14 +303,27 @@ def _workarounds(value: Any, problem: Any) -> list[Workaround]:
     out = []
     for i, item in enumerate(value):
         field = f"workaround[{i}]"
-        if not isinstance(item, dict) or set(item) - {"description", "command"}:
-            problem(field, "must be a mapping with description and command only")
+        allowed = {"description", "description_zh", "command", "cases"}
+        if not isinstance(item, dict) or set(item) - allowed:
+            problem(field, "must be a mapping with description, description_zh, command, cases")
             continue
         command, description = item.get("command"), item.get("description", "")
         if not isinstance(command, str) or not command.strip():
             problem(f"{field}.command", "missing")
             continue
-        out.append(Workaround(description=str(description).strip(), command=command.strip()))
+        description_zh = item.get("description_zh")
+        if description_zh is not None and not isinstance(description_zh, str):
+            problem(f"{field}.description_zh", "must be a string")
+            description_zh = None
+        cases = _string_list(item.get("cases"), f"{field}.cases", problem)
+        out.append(
+            Workaround(
+                description=str(description).strip(),
+                command=command.strip(),
+                description_zh=description_zh.strip() if description_zh else None,
+                cases=tuple(cases),
+            )
+        )
     return out
 
 
@@ -378,6 +404,7 @@ def _cases(value: Any, problem: Any) -> list[Case]:
         when = _conditions(item.get("when"), f"{field}.when", problem)
         if when is None:
             continue
+        symptoms = _symptoms(item.get("symptoms"), problem, f"{field}.symptoms")
         out.append(
             Case(
                 id=case_id,
@@ -387,6 +414,7 @@ def _cases(value: Any, problem: Any) -> list[Case]:
                 severity=severity,
                 uncertain=uncertain.strip() if isinstance(uncertain, str) else None,
                 note=note.strip() if isinstance(note, str) else None,
+                symptoms=symptoms,
             )
         )
     return out

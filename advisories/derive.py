@@ -9,14 +9,15 @@ kube-proxy version is.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from advisories.facts import Facts, KernelDomain, VersionDomain
+from advisories.facts import Domain, Facts, KernelDomain, VersionDomain
 from advisories.os_defaults import OS_DEFAULT, iptables_default
 from advisories.versions import VersionKey, VersionSet
 
-__all__ = ["OS_RELEASES", "OsRelease", "kernels_of_os", "parse_os", "resolve"]
+__all__ = ["OS_RELEASES", "OsRelease", "ResolvedFacts", "kernels_of_os", "parse_os", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,42 @@ def iptables_of_kube_proxy(versions: VersionSet) -> VersionSet:
     return out
 
 
-def resolve(facts: Facts) -> Facts:
+@dataclass(frozen=True, slots=True)
+class ResolvedFacts:
+    """Facts with the vocabulary's implications applied; only :func:`resolve` makes them.
+
+    The engine evaluates these and nothing else, so that no caller can forget (or repeat) the
+    implications; planning applies changes to the unresolved :class:`Facts` and resolves after.
+    """
+
+    facts: Facts
+    """The facts after resolution (what the engine reads)."""
+
+    @property
+    def values(self) -> Mapping[str, Domain]:
+        """Fact key -> domain, after resolution."""
+        return self.facts.values
+
+    @property
+    def raw(self) -> Mapping[str, str]:
+        """The strings values were read from (evidence)."""
+        return self.facts.raw
+
+    @property
+    def os_name(self) -> str | None:
+        """The recognised OS release, if any."""
+        return self.facts.os_name
+
+    def known(self, key: str) -> bool:
+        """True when the key was stated, read or implied."""
+        return self.facts.known(key)
+
+    def domain(self, key: str) -> Domain:
+        """The possible values of a fact or feature (the whole domain when unknown)."""
+        return self.facts.domain(key)
+
+
+def resolve(facts: Facts) -> ResolvedFacts:
     """Apply the vocabulary's implications to stated or collected facts.
 
     - ``kubernetes`` sets ``kube-proxy`` unless that is known;
@@ -192,4 +228,4 @@ def resolve(facts: Facts) -> Facts:
             derived = iptables_of_kube_proxy(proxy.versions)
             if derived:
                 out = out.set("iptables-version", VersionDomain(derived))
-    return out
+    return ResolvedFacts(out)

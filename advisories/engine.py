@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from advisories.derive import OS_RELEASES
+from advisories.derive import OS_RELEASES, ResolvedFacts, resolve
 from advisories.facts import (
     FACTS,
     FEATURES,
@@ -43,6 +43,9 @@ ABSENT: Final = _Absent.ABSENT
 
 VENDOR_KEY: Final = "kernel-vendor"
 """Pseudo-fact: the kernel is a distribution kernel that may carry backports."""
+
+MEMO_LIMIT: Final = 4096
+"""Entries of :attr:`Engine.memo` at most (it is emptied when full)."""
 
 PRESENCE: Final[Mapping[str, str]] = {
     "kube-proxy": "proxy-mode",
@@ -147,14 +150,20 @@ class Engine:
     advisories: Sequence[Advisory]
     _cache: dict[tuple[object, ...], Result] = field(default_factory=dict)
     _keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict)
+    """Results of searches built on this engine (joint fixes, :mod:`advisories.fixes`), by
+    their inputs; bounded by :data:`MEMO_LIMIT` entries."""
 
-    def evaluate(self, facts: Facts, *, resolve: bool = True) -> list[Result]:
+    def subset(self, advisories: Sequence[Advisory]) -> Engine:
+        """An engine over some of these advisories that shares this one's caches."""
+        return Engine(list(advisories), self._cache, self._keys, self.memo)
+
+    def evaluate(self, facts: ResolvedFacts) -> list[Result]:
         """Results for every advisory, in catalog order."""
-        resolved = facts.resolved() if resolve else facts
-        return [self.evaluate_one(advisory, resolved) for advisory in self.advisories]
+        return [self.evaluate_one(advisory, facts) for advisory in self.advisories]
 
-    def evaluate_one(self, advisory: Advisory, facts: Facts) -> Result:
-        """The result of one advisory at already resolved facts."""
+    def evaluate_one(self, advisory: Advisory, facts: ResolvedFacts) -> Result:
+        """The result of one advisory at resolved facts."""
         keys = self._keys.get(advisory.id)
         if keys is None:
             keys = self._keys[advisory.id] = _relevant_keys(advisory)
@@ -184,13 +193,13 @@ class Engine:
 
 def evaluate(advisories: Iterable[Advisory], facts: Facts) -> list[Result]:
     """Results for every advisory at ``facts`` (resolved first)."""
-    return Engine(list(advisories)).evaluate(facts)
+    return Engine(list(advisories)).evaluate(resolve(facts))
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def _vendor(facts: Facts) -> frozenset[bool]:
+def _vendor(facts: ResolvedFacts) -> frozenset[bool]:
     kernel = facts.domain("kernel")
     assert isinstance(kernel, KernelDomain)
     return kernel.vendor
@@ -426,7 +435,7 @@ def _describe_cells(key: str, cells: Sequence[CellValue]) -> tuple[str, object]:
 
 
 def _caveats(
-    advisory: Advisory, facts: Facts, result: Result, keys: tuple[str, ...]
+    advisory: Advisory, facts: ResolvedFacts, result: Result, keys: tuple[str, ...]
 ) -> tuple[str, ...]:
     out: list[str] = []
     kernel_matters = "kernel" in keys and result.verdict is not Verdict.NOT_AFFECTED

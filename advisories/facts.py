@@ -326,8 +326,9 @@ class Facts:
 
     ``values`` maps fact keys and feature names to domains; a key that is missing is unknown.
     ``raw`` keeps the strings the values were read from (evidence); ``kernels`` keeps parsed
-    kernels for caveats. Use :meth:`resolved` before evaluating: it applies the vocabulary's
-    implications (Kubernetes -> kube-proxy, OS -> kernel, kube-proxy -> iptables version).
+    kernels for caveats. The engine reads :class:`advisories.derive.ResolvedFacts`, which
+    :func:`advisories.derive.resolve` makes by applying the vocabulary's implications
+    (Kubernetes -> kube-proxy, OS -> kernel, kube-proxy -> iptables version).
     """
 
     values: Mapping[str, Domain] = field(default_factory=dict)
@@ -359,12 +360,6 @@ class Facts:
         values = {k: v for k, v in self.values.items() if k != key}
         raws = {k: v for k, v in self.raw.items() if k != key}
         return replace(self, values=values, raw=raws)
-
-    def resolved(self) -> Facts:
-        """Apply the vocabulary's implications (see :func:`advisories.derive.resolve`)."""
-        from advisories.derive import resolve
-
-        return resolve(self)
 
 
 def unknown_domain(key: str) -> Domain:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from advisories.derive import parse_os
+from advisories.derive import parse_os, resolve
 from advisories.engine import Engine, Result
 from advisories.facts import Facts, KernelDomain, read_cluster_version
 from advisories.models import Verdict
@@ -161,13 +161,13 @@ def node_facts(cluster_facts: Facts, group: NodeGroup) -> Facts:
         raws["os"] = group.os_image
         facts = Facts(values=facts.values, raw=raws,
                       os_name=release.name if release else facts.os_name)  # fmt: skip
-    return facts.resolved()
+    return facts
 
 
 def match_cluster(engine: Engine, cluster: ClusterFacts) -> list[ClusterMatch]:
     """Per advisory, the cluster's verdict over its node groups (one evaluation per group)."""
     groups = node_groups(cluster.nodes) or [NodeGroup(None, None, ())]
-    per_group = [(g, engine.evaluate(node_facts(cluster.facts, g), resolve=False)) for g in groups]
+    per_group = [(g, engine.evaluate(resolve(node_facts(cluster.facts, g)))) for g in groups]
     matches = []
     for index in range(len(engine.advisories)):
         pairs = tuple((g, results[index]) for g, results in per_group)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NewType
@@ -110,6 +110,8 @@ class Case:
     uncertain: str | None = None
     """When set, upstream leaves this band uncertain: the case yields unknown, with this reason."""
     note: str | None = None
+    symptoms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Symptoms only this case produces (language -> keyword phrases), where cases differ."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,16 @@ class Workaround:
 
     description: str
     command: str
+    description_zh: str | None = None
+    """The description in Chinese, where the catalog has it."""
+    cases: tuple[str, ...] = ()
+    """Ids of the cases it is for; empty = every affected case."""
+
+    def describe(self, language: str = "en") -> str:
+        """The description in ``language`` if the catalog has it, else English."""
+        if language == "zh" and self.description_zh:
+            return self.description_zh
+        return self.description
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +170,19 @@ class Advisory:
     notes: tuple[str, ...] = ()
     path: str = ""
     """The file it was loaded from."""
+    title_zh: str | None = None
+    """The title in Chinese, where the catalog has it."""
+
+    def title_in(self, language: str = "en") -> str:
+        """The title in ``language`` if the catalog has it, else English."""
+        if language == "zh" and self.title_zh:
+            return self.title_zh
+        return self.title
+
+    def workarounds_for(self, case_ids: Iterable[str]) -> tuple[Workaround, ...]:
+        """The workarounds that apply to any of these cases (those without ``cases``: all)."""
+        wanted = set(case_ids)
+        return tuple(w for w in self.workaround if not w.cases or wanted & set(w.cases))
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -20,9 +20,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from advisories.derive import OS_RELEASES, kernels_of_os, parse_os
+from advisories.derive import OS_RELEASES, kernels_of_os, parse_os, resolve
 from advisories.engine import Engine, Result
-from advisories.facts import Domain, FactError, Facts, KernelDomain, VersionDomain, parse_fact
+from advisories.facts import (
+    FEATURES,
+    Domain,
+    FactError,
+    Facts,
+    KernelDomain,
+    VersionDomain,
+    parse_fact,
+)
 from advisories.models import Advisory, Verdict
 from advisories.versions import (
     MAX_KEY,
@@ -41,6 +49,8 @@ __all__ = [
     "Target",
     "UpstreamFix",
     "apply_changes",
+    "candidate_versions",
+    "oses_meeting",
     "parse_change",
     "safe_targets",
     "what_if",
@@ -132,7 +142,7 @@ def apply_changes(facts: Facts, changes: Sequence[Change]) -> Facts:
 
 def worst_results(engine: Engine, groups: Sequence[Facts]) -> list[Result]:
     """Per advisory, the worst result over the fact groups (affected > unknown > not)."""
-    per_group = [engine.evaluate(g) for g in groups]
+    per_group = [engine.evaluate(resolve(g)) for g in groups]
     return [
         max((results[i] for results in per_group), key=lambda r: r.verdict.rank)
         for i in range(len(engine.advisories))
@@ -218,7 +228,7 @@ def _text(key: VersionKey) -> str:
     return ".".join(str(p) for p in parts)
 
 
-def _candidates(advisories: Sequence[Advisory], key: str) -> list[VersionKey]:
+def candidate_versions(advisories: Sequence[Advisory], key: str) -> list[VersionKey]:
     """Release versions named by the catalog's events for a fact (fixed, introduced, ...)."""
     out: set[VersionKey] = set()
     for advisory in advisories:
@@ -242,7 +252,7 @@ def _current(groups: Sequence[Facts], key: str) -> tuple[VersionKey | None, str 
     lowest: VersionKey | None = None
     words: list[str] = []
     for facts in groups:
-        resolved = facts.resolved()
+        resolved = resolve(facts)
         domain = resolved.domain(key)
         if not isinstance(domain, VersionDomain | KernelDomain) or not domain.versions:
             continue
@@ -352,7 +362,7 @@ def safe_targets(
             for a in advisories
             if key != "kernel" and upstream_keys.get(a.id)
         }
-        candidates = _candidates(advisories, key)
+        candidates = candidate_versions(advisories, key)
         extra = {
             version
             for advisory_id, fixes in hints.items()
@@ -401,7 +411,7 @@ def safe_targets(
             line=line,
             current_line_fixed=same_line if current is not None else None,
             caveats=tuple(caveats),
-            os_releases=_oses_meeting(chosen) if key == "kernel" else (),
+            os_releases=oses_meeting(chosen) if key == "kernel" else (),
             source="upstream" if cleared else "catalog",
             upstream=cleared,
         )
@@ -426,7 +436,8 @@ def _candidate_change(key: str, candidate: VersionKey) -> Change:
     return Change(key, VersionDomain(point), _text(candidate))
 
 
-def _oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
+def oses_meeting(kernel: VersionKey) -> tuple[str, ...]:
+    """OS releases whose every default kernel is at least ``kernel``."""
     out = []
     for release in OS_RELEASES:
         lows = [VersionKey((m, n, max(p, 0), 0)) for m, n, p in release.kernels]
@@ -448,5 +459,12 @@ def parse_change(text: str) -> Change:
             known = ", ".join(r.name for r in OS_RELEASES)
             raise FactError("os", f"unknown OS release {value!r} (known: {known})")
         return Change("os", frozenset(), release.name)
+    name = key.strip().lower()
+    if name in FEATURES:
+        # A feature on or off (rke2=on), as joint fixes may state them.
+        flag = value.strip().lower()
+        if flag not in ("on", "off"):
+            raise FactError(name, f"give on or off, not {value.strip()!r}")
+        return Change(name, frozenset({flag == "on"}), flag)
     canonical, domain, _ = parse_fact(key, value)
     return Change(canonical, domain, value.strip())

@@ -106,6 +106,15 @@ class Question:
     other_projects: tuple[str, ...] = ()
     """Projects the question names that the catalog does not cover (flannel, coredns...)."""
     mentions: tuple[Mention, ...] = field(default=(), repr=False)
+    outside: tuple[tuple[str, str], ...] = ()
+    """(project, version) for a version written after a project outside the catalog
+    ("cilium 1.14"): the version is that project's, not Kubernetes'."""
+    unknown_clusters: tuple[str, ...] = ()
+    """Words that look like cluster names ("prod-1") but are not clusters of the last scan."""
+    severity: str | None = None
+    """The lowest severity asked about ("anything critical" -> ``critical``), if any."""
+    implied: tuple[str, ...] = ()
+    """Facts the reading implied rather than read ("rke2 -> kubeadm-config-absent")."""
 
     @property
     def understood(self) -> dict[str, str]:
@@ -193,7 +202,8 @@ _PROBLEM_RE: Final = re.compile(
 
 # Projects people ask about that the catalog does not cover (answers say so plainly).
 _OTHER_PROJECTS: Final = (
-    "flannel", "weave", "antrea", "kube-ovn", "canal", "coredns", "kube-dns", "istio", "linkerd",
+    "cilium", "flannel", "weave", "antrea", "kube-ovn", "canal", "coredns", "kube-dns", "istio",
+    "linkerd",
     "envoy", "metallb", "ingress-nginx", "traefik", "containerd", "cri-o", "docker", "etcd",
     "multus", "macvlan", "sriov", "openvswitch", "ovs",
 )  # fmt: skip
@@ -334,6 +344,33 @@ class _Reader:
         self.taken.append((mention.start, mention.end))
 
 
+# Severity words ("anything critical", "严重"): the lowest severity asked about.
+_SEVERITY_RE: Final = re.compile(
+    r"(?<![a-z])(critical|high(?:[- ]severity)?|severe|严重|致命|高危)(?![a-z])"
+)
+_SEVERITY_WORDS: Final[Mapping[str, str]] = {
+    "critical": "critical", "severe": "critical", "严重": "critical", "致命": "critical",
+    "高危": "high",
+}  # fmt: skip
+# A word that names a cluster: "prod-1", "staging-eu-2" (a dash and a digit or a stage word).
+_CLUSTER_WORD_RE: Final = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w./-])")
+_CLUSTER_HINT_RE: Final = re.compile(r"\d|^(prod|stag|dev|test|qa|demo|cluster|k8s-)")
+# Distributions not built by kubeadm: no kube-system/kubeadm-config.
+_NOT_KUBEADM_RE: Final = re.compile(r"(?<![a-z0-9])(rke2|k3s)(?![a-z0-9])")
+
+
+def read_outside_versions(reader: _Reader) -> list[tuple[str, str]]:
+    """Rule 0: a version right after a project outside the catalog is that project's
+    ("cilium 1.14" is not Kubernetes 1.14); the span is consumed."""
+    out: list[tuple[str, str]] = []
+    names = "|".join(re.escape(p) for p in _OTHER_PROJECTS)
+    pattern = re.compile(rf"{_BOUND_L}({names})\s*(?:version\s*|v(?=\d)|版本\s*)?(\d+(?:\.\d+)+)")
+    for match in pattern.finditer(reader.text):
+        out.append((match.group(1), match.group(2)))
+        reader.taken.append(match.span())
+    return out
+
+
 def parse_question(
     text: str,
     *,
@@ -347,6 +384,7 @@ def parse_question(
     bounded = text[:MAX_QUESTION_CHARS] if isinstance(text, str) else ""
     norm = normalise(bounded)
     reader = _Reader(norm)
+    outside = read_outside_versions(reader)
     read_names(reader, clusters, "cluster")
     read_names(reader, advisory_ids, "advisory")
     read_assignments(reader)
@@ -356,6 +394,7 @@ def parse_question(
     read_features(reader)
     read_bare_versions(reader)
     upgrade_at = _upgrade_position(norm)
+    implied = _implied(reader, norm)
     mentions = _mark_changes(reader.mentions, norm, upgrade_at)
     facts, changes = _facts(mentions)
     components = _components(mentions, facts, changes)
@@ -375,7 +414,54 @@ def parse_question(
         problem=_PROBLEM_RE.search(norm) is not None,
         other_projects=others,
         mentions=tuple(sorted(mentions, key=lambda m: m.start)),
+        outside=tuple(outside),
+        unknown_clusters=_unknown_clusters(reader, clusters, advisory_ids),
+        severity=_severity(norm),
+        implied=tuple(implied),
     )
+
+
+def _severity(text: str) -> str | None:
+    match = _SEVERITY_RE.search(text)
+    if match is None:
+        return None
+    word = match.group(1)
+    return _SEVERITY_WORDS.get(word, "high" if word.startswith("high") else word)
+
+
+def _implied(reader: _Reader, text: str) -> list[str]:
+    """Facts that follow from what was read: RKE2 and k3s clusters have no kubeadm-config."""
+    out = []
+    stated = {m.key for m in reader.mentions}
+    match = _NOT_KUBEADM_RE.search(text)
+    if match is not None and "kubeadm-config-absent" not in stated:
+        reader.mentions.append(
+            Mention("kubeadm-config-absent", "on", match.group(0), match.start(), match.start())
+        )
+        out.append(f"{match.group(0)} -> kubeadm-config-absent")
+        if match.group(1) == "k3s" and "rke2" not in stated:
+            reader.mentions.append(Mention("rke2", "off", "k3s", match.start(), match.start()))
+    return out
+
+
+def _unknown_clusters(
+    reader: _Reader, clusters: Sequence[str], advisory_ids: Sequence[str]
+) -> tuple[str, ...]:
+    """Cluster-like words that are not known clusters and that nothing else read."""
+    vocabulary = {n.lower() for n in (*clusters, *advisory_ids, *_KEY_NAMES, *_FEATURE_NAMES)}
+    vocabulary.update(_OTHER_PROJECTS)
+    vocabulary.update(("calico-kube-controllers", "calico-node", "kube-system", "kubeadm-config",
+                       "iptables-nft", "iptables-legacy", "spiderpool-agent",
+                       "spiderpool-controller", "kube-controller-manager"))  # fmt: skip
+    out: dict[str, None] = {}
+    for match in _CLUSTER_WORD_RE.finditer(reader.text):
+        word = match.group(1)
+        if word in vocabulary or not reader.free(*match.span()):
+            continue
+        if _CLUSTER_HINT_RE.search(word) is None:
+            continue
+        out[word] = None
+    return tuple(out)
 
 
 def read_names(reader: _Reader, names: Iterable[str], key: str) -> None:
@@ -536,7 +622,7 @@ def read_modes(reader: _Reader) -> None:
                                *match.span()))  # fmt: skip
     for key in _ENUM_KEYS:
         spec = FACTS[key]
-        for value in spec.values:
+        for value in sorted(spec.values, key=len, reverse=True):
             if value in NONE_WORDS or value in ("auto", "nft", "legacy"):
                 continue
             if _unique_value(value) is None:
@@ -616,7 +702,7 @@ def _component_before(reader: _Reader, start: int) -> str | None:
     near = [
         m
         for m in reader.mentions
-        if m.key == "component" and 0 <= start - m.end <= 16 and m.value in _VERSION_KEYS
+        if m.key == "component" and 0 <= start - m.end <= 24 and m.value in _VERSION_KEYS
     ]
     return near[-1].value if near else None
 

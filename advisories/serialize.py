@@ -6,19 +6,25 @@ Slack) uses these so that one fact or verdict looks the same everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from advisories.engine import Result, Term
 from advisories.facts import FEATURES, Domain, Facts, KernelDomain, VersionDomain
+from advisories.fixes import Fix
 from advisories.models import Advisory, Case, Condition
+from advisories.planning import Plan, PlanEntry, Target
 from advisories.versions import VersionSet, parse_version
 
 __all__ = [
     "advisory_to_json",
     "describe_domain",
     "facts_to_json",
+    "fix_to_json",
     "fixed_versions",
+    "plan_to_json",
     "result_to_json",
+    "targets_to_json",
 ]
 
 JSON = dict[str, Any]
@@ -67,7 +73,7 @@ def result_to_json(result: Result, language: str = "en") -> JSON:
     advisory = result.advisory
     return {
         "id": advisory.id,
-        "title": advisory.title,
+        "title": advisory.title_in(language),
         "component": advisory.component,
         "verdict": result.verdict.value,
         "severity": result.severity.value if result.severity else None,
@@ -81,8 +87,8 @@ def result_to_json(result: Result, language: str = "en") -> JSON:
         "caveats": list(result.caveats),
         "cases": [c.id for c in result.cases],
         "evidence": dict(result.evidence),
-        "workaround": [{"description": w.description, "command": w.command} for w in
-                       advisory.workaround],
+        "workaround": [{"description": w.describe(language), "command": w.command,
+                        "cases": list(w.cases)} for w in advisory.workaround],
         "references": [r.url for r in advisory.references],
     }  # fmt: skip
 
@@ -104,6 +110,7 @@ def _case(case: Case) -> JSON:
         "when": {c.key: _condition(c) for c in case.when},
         "impact": {"en": case.impact.en, "zh": case.impact.zh},
         "note": case.note,
+        "symptoms": {k: list(v) for k, v in case.symptoms.items()},
     }
 
 
@@ -142,7 +149,9 @@ def advisory_to_json(advisory: Advisory) -> JSON:
         "severity": advisory.worst_severity.value if advisory.worst_severity else None,
         "symptoms": {k: list(v) for k, v in advisory.symptoms.items()},
         "recommendation": {"en": advisory.recommendation.en, "zh": advisory.recommendation.zh},
-        "workaround": [{"description": w.description, "command": w.command} for w in
+        "title_zh": advisory.title_zh,
+        "workaround": [{"description": w.description, "description_zh": w.description_zh,
+                        "command": w.command, "cases": list(w.cases)} for w in
                        advisory.workaround],
         "references": [{"type": r.type, "url": r.url, "note": r.note} for r in
                        advisory.references],
@@ -151,3 +160,73 @@ def advisory_to_json(advisory: Advisory) -> JSON:
         "fixed_in": fixed_versions(advisory),
         "cases": [_case(c) for c in advisory.cases],
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning (shared by ``ask``, ``plan`` and ``check``)
+
+
+def fix_to_json(fix: Fix, language: str = "en") -> JSON:
+    """One alternative: ``{"changes": {fact: value}, "clears": [...], "remaining": [...],
+    "or_later": [...], "text": ...}``; ``changes`` are values ``check`` / ``plan --set`` take."""
+    return {
+        "changes": dict(fix.changes),
+        "clears": list(fix.clears),
+        "remaining": list(fix.remaining),
+        "or_later": sorted(fix.or_later),
+        "text": fix.describe(language),
+    }
+
+
+def _side(result: Result, lang: str) -> JSON:
+    return {
+        "verdict": result.verdict.value,
+        "impact": result.impact(lang),
+        "cases": [c.id for c in result.cases if c.affected],
+        "severity": result.severity.value if result.severity else None,
+        "depends_on": list(result.depends_on),
+        "uncertain": list(result.uncertain),
+    }
+
+
+def _entry(entry: PlanEntry, lang: str) -> JSON:
+    return {
+        "id": entry.id,
+        "title": entry.before.advisory.title_in(lang),
+        "component": entry.before.advisory.component,
+        "before": _side(entry.before, lang),
+        "after": _side(entry.after, lang),
+    }
+
+
+def plan_to_json(plan: Plan, language: str = "en") -> JSON:
+    """``resolved`` / ``introduced`` / ``remaining`` / ``changed`` with before and after."""
+    return {
+        "changes": [{"key": c.key, "value": c.raw} for c in plan.changes],
+        "resolved": [_entry(e, language) for e in plan.resolved],
+        "introduced": [_entry(e, language) for e in plan.introduced],
+        "remaining": [_entry(e, language) for e in plan.remaining],
+        "changed": [_entry(e, language) for e in plan.changed],
+    }
+
+
+def targets_to_json(targets: Mapping[str, Target]) -> JSON:
+    """component -> ``{version, line, current, current_line_fixed, blocking, caveats, ...}``;
+    ``source`` is ``upstream`` (``label``: "from upstream, not curated") when the version relies
+    on upstream tracking, for the advisories in ``upstream``."""
+    return {
+        key: {
+            "version": t.version,
+            "line": t.line,
+            "current": t.current,
+            "current_line_fixed": t.current_line_fixed,
+            "blocking": list(t.blocking),
+            "reasons": dict(t.reasons),
+            "caveats": list(t.caveats),
+            "os_releases": list(t.os_releases),
+            "source": t.source,
+            "label": t.label,
+            "upstream": dict(t.upstream),
+        }
+        for key, t in targets.items()
+    }

@@ -28,6 +28,11 @@ def register(commands: Any) -> None:
     ask.set_defaults(run=run)
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument(
+        "--all",
+        action="store_true",
+        help="show every advisory that may hold, not only those the answer names",
+    )
     add_settings_flags(ask)
 
 
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     question = parse_question(
         args.question, clusters=tuple(clusters), advisory_ids=[a.id for a in catalog.advisories]
     )
-    ans = answer(question, catalog, engine=w.engine, clusters=clusters)
+    ans = answer(question, catalog, engine=w.engine, clusters=clusters, show_all=args.all)
     if args.json:
         documents.dump(documents.answer(ans), out)
     else:

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from advisories.derive import resolve
 from advisories.engine import Result
+from advisories.fixes import find_fixes
 from advisories.models import Verdict
 from bot.cli.flags import (
     add_fact_flags,
@@ -50,12 +51,20 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     resolved = resolve(facts)
     results = [
         r
-        for r in w.engine.evaluate(resolved, resolve=False)
+        for r in w.engine.evaluate(resolved)
         if r.verdict is Verdict.NOT_AFFECTED or severe_enough(r.severity, args.severity)
     ]
     components = described_components(facts)
     if args.json:
-        documents.dump(documents.check(catalog, resolved, components, results, args.lang), out)
+        # Alternatives, best first, that make every at-risk advisory in scope not affected.
+        at_risk = [
+            r.id
+            for r in results
+            if r.verdict is not Verdict.NOT_AFFECTED and r.advisory.component in components
+        ]
+        fixes = find_fixes(w.engine, [facts], at_risk, strict=True)
+        document = documents.check(catalog, resolved.facts, components, results, args.lang, fixes)
+        documents.dump(document, out)
     else:
         print(text.render_check(results, components, catalog.version, args.lang), file=out)
     return _fail_level(results, components, args.fail_on)

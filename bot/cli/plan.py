@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from advisories.facts import Facts
-from advisories.planning import safe_targets, what_if
+from advisories.facts import COMPONENTS, Facts
+from advisories.fixes import MAX_TARGETS, Fix, find_fixes
+from advisories.models import Verdict
+from advisories.planning import apply_changes, safe_targets, what_if, worst_results
 from bot.cli.flags import (
     PROG,
     UsageError,
     add_fact_flags,
     add_settings_flags,
+    described_components,
     did_you_mean,
     facts_from_args,
     parse_change,
@@ -46,7 +49,11 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a change, e.g. calico=3.28.2 k8s=1.30 kernel=5.15 (repeatable)",
     )
-    plan.add_argument("--safe", action="store_true", help="also print safe target versions")
+    plan.add_argument(
+        "--safe",
+        action="store_true",
+        help="also print safe target versions and joint fixes (versions and modes together)",
+    )
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     add_settings_flags(plan)
 
@@ -96,11 +103,25 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         groups = [stated]
     plan = what_if(w.engine, groups, changes)
     targets = None
+    fixes: list[Fix] = []
+    searched = True
     if args.safe:
         # Upstream tracking's fixes count where the catalog knows none (labelled as such).
         targets = safe_targets(w.engine, groups, upstream=w.planner_upstream(store))
+        after = [apply_changes(g, changes) for g in groups]
+        # Stated facts: the components they describe, as check does; a cluster: all of it.
+        components = list(COMPONENTS) if args.cluster else described_components(stated)
+        at_risk = [
+            r.id
+            for r in worst_results(w.engine, after)
+            if r.verdict is not Verdict.NOT_AFFECTED and r.advisory.component in components
+        ]
+        fixes = find_fixes(w.engine, after, at_risk, strict=False)
+        searched = len(at_risk) <= MAX_TARGETS
     if args.json:
-        documents.dump(documents.plan(catalog, plan, targets, args.cluster, read_at), out)
+        document = documents.plan(catalog, plan, targets, args.cluster, read_at, fixes=fixes)
+        documents.dump(document, out)
     else:
-        print(render_plan(plan, targets, catalog.version, args.cluster, read_at), file=out)
+        text = render_plan(plan, targets, catalog.version, args.cluster, read_at, fixes, searched)
+        print(text, file=out)
     return 0

@@ -12,14 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from advisories.answers import Answer, AnswerVerdict
+from advisories import wording
+from advisories.answers import (
+    Answer,
+    AnswerVerdict,
+    action_in_headline,
+    caveat_text,
+    condition_text,
+    folded_text,
+    impact_text,
+    severity_word,
+)
 from advisories.engine import Result
+from advisories.fixes import Fix
 from advisories.models import Advisory, Verdict
 from advisories.planning import Plan, Target
 
 __all__ = [
     "MAX_BLOCKS",
     "MAX_TEXT",
+    "SHOW_ALL_ACTION",
     "advisory_blocks",
     "answer_blocks",
     "escape",
@@ -68,30 +80,34 @@ def _link(url: str, label: str) -> str:
     return f"<{url.replace('>', '%3E').replace('|', '%7C')}|{escape(label)}>"
 
 
-def _result_blocks(result: Result, lang: str) -> list[Block]:
+def _result_section(ans: Answer, result: Result) -> Block:
+    """One named advisory in one section: what happens, when, what to do, commands, links."""
+    lang = ans.language
     advisory = result.advisory
-    state = "affected" if result.verdict is Verdict.AFFECTED else "may hold"
-    if lang == "zh":
-        state = "受影响" if result.verdict is Verdict.AFFECTED else "可能受影响"
-    severity = f" · {result.severity.value}" if result.severity else ""
-    lines = [f"*{escape(advisory.id)}* ({state}{severity}): {escape(advisory.title)}"]
-    lines.append(escape(result.impact(lang)))
-    if result.verdict is Verdict.UNKNOWN and result.depends_text():
-        lines.append(f"_{escape(result.depends_text())}_")
-    if result.verdict is Verdict.UNKNOWN and result.safe_when:
-        safe = " or ".join(t.describe() for t in result.safe_when)
-        lines.append(("以下情况下安全: " if lang == "zh" else "Safe if ") + escape(safe))
-    lines.extend(f":warning: {escape(c)}" for c in result.caveats)
-    lines.append(("*建议* " if lang == "zh" else "*Recommendation* ") +
-                 escape(advisory.recommendation.get(lang)))  # fmt: skip
-    blocks = [_section("\n".join(lines))]
-    commands = [w.command for w in advisory.workaround]
-    if commands:
-        blocks.append(_section(_code(commands)))
-    refs = [_link(r.url, f"{r.type.lower()} {_short_url(r.url)}") for r in advisory.references[:4]]
+    words = wording.words(lang)
+    state = words["affected"] if result.verdict is Verdict.AFFECTED else words["unknown"]
+    severity = (
+        f" · {severity_word(result.severity.value, lang)}" if result.severity is not None else ""
+    )
+    case_ids = ans.cases.get(result.id, ())
+    lines = [f"*{escape(advisory.title_in(lang))}* ({escape(advisory.id)} · {state}{severity})"]
+    lines.append(escape(impact_text(result, case_ids, lang)))
+    condition, uncertain = condition_text(ans, result)
+    if condition:
+        prefix = "受影响的条件：" if lang == "zh" else "Affected if "
+        lines.append(f"_{escape(prefix + condition)}_")
+    if uncertain:
+        lines.append(f"_{escape(words['uncertain'] + uncertain)}_")
+    lines.extend(f":warning: {escape(caveat_text(c, lang))}" for c in result.caveats)
+    lines.append(f"*{words['recommendation']}* " + escape(advisory.recommendation.get(lang)))
+    for workaround in advisory.workarounds_for(case_ids):
+        if workaround.description:
+            lines.append(f"{words['workaround']}: {escape(workaround.describe(lang))}")
+        lines.append(_code([workaround.command]))
+    refs = [_link(r.url, _short_url(r.url)) for r in advisory.references[:3]]
     if refs:
-        blocks.append(_context(" · ".join(refs)))
-    return blocks
+        lines.append(" · ".join(refs))
+    return _section("\n".join(lines))
 
 
 def _short_url(url: str) -> str:
@@ -101,58 +117,95 @@ def _short_url(url: str) -> str:
     return parts[2] if len(parts) > 2 else url
 
 
+SHOW_ALL_ACTION: Final = "netadvisor_ask_all"
+"""``action_id`` of the "Show all" button under an answer with folded advisories; its value is
+the question. The interactive handler that re-answers with ``show_all`` is not wired yet."""
+
+
 def answer_blocks(ans: Answer) -> list[Block]:
-    """The answer: verdict, what was understood, symptoms, reasons, not considered."""
+    """The answer: the verdict as a consequence and an action, then only what the answer names,
+    the alternatives, one line for what is folded (with a "Show all" button), and a footer."""
     lang = ans.language
-    head = f"{_ICON[ans.verdict]} *{escape(ans.headline())}*"
-    if ans.verdict is AnswerVerdict.DEPENDS and ans.safe_if():
-        head += "\n" + ("以下情况下安全: " if lang == "zh" else "Safe if ") + escape(ans.safe_if())
-    blocks: list[Block] = [_section(head)]
-    understood = ", ".join(f"{k}={v}" for k, v in ans.question.understood.items())
-    named = [*ans.question.clusters, *ans.question.advisory_ids]
-    label = "已识别" if lang == "zh" else "Understood"
-    context = f"{label}: `{escape(understood or '-')}`"
-    if named:
-        context += " · " + escape(", ".join(named))
-    if ans.cluster is not None:
-        read = ans.cluster.read_at.isoformat(timespec="minutes") if ans.cluster.read_at else "?"
-        context += f" · {escape(ans.cluster.name)} read {read}"
-    context += f" · catalog {escape(ans.catalog_version)}"
-    blocks.append(_context(context))
-    for note in ans.notes:
-        blocks.append(_context(escape(note)))
+    words = wording.words(lang)
+    blocks: list[Block] = []
+    if ans.question.outside and ans.verdict is not AnswerVerdict.NOT_UNDERSTOOD:
+        blocks.append(_section(escape(" ".join(ans.notes[:2]))))
+    blocks.append(_section(f"{_ICON[ans.verdict]} *{escape(ans.headline())}*"))
+    notes = [n for n in ans.notes if n != ans.headline() and not ans.question.outside]
+    if notes:
+        blocks.append(_context(escape(" · ".join(notes))))
     if ans.verdict is AnswerVerdict.NOT_UNDERSTOOD:
         if ans.not_covered:
             blocks.append(_section(escape(ans.not_covered)))
-        title = "可以这样问" if lang == "zh" else "Try for example"
+        title = words["examples"]
         examples = "\n".join(f"• `{escape(e)}`" for e in ans.examples)
         blocks.append(_section(f"*{title}*\n{examples}"))
-        if ans.not_considered:
-            blocks.append(_context(escape("; ".join(ans.not_considered))))
+        blocks.append(_footer(ans))
         return blocks[:MAX_BLOCKS]
-    if ans.plan is not None:
-        blocks.extend(plan_blocks(ans.plan, None, lang, scope=ans.scope)[1:])
-    if ans.symptoms:
-        title = "症状匹配" if lang == "zh" else "Symptoms match"
-        lines = [
-            f"• *{escape(m.advisory.id)}* — {escape(m.confirm(lang))}" for m in ans.symptoms[:5]
-        ]
-        blocks.append(_section(f"*{title}*\n" + "\n".join(lines)))
+    if ans.plan is not None and ans.move:
+        blocks.extend(_move_blocks(ans))
+    for advisory_id in ans.lead:
+        if len(blocks) >= MAX_BLOCKS - 4:
+            blocks.append(_context("… `netadvisor ask --all` prints every advisory"))
+            break
+        blocks.append(_result_section(ans, ans.result(advisory_id)))
+    if ans.safe_with and not action_in_headline(ans):
+        blocks.append(_section(f"*{words['safe_if']}*: " + escape(ans.safe_if())))
     if ans.not_covered:
         blocks.append(_section(escape(ans.not_covered)))
-    problems = [r for r in ans.results if r.verdict is not Verdict.NOT_AFFECTED]
-    for result in problems:
-        more = _result_blocks(result, lang)
-        if len(blocks) + len(more) > MAX_BLOCKS - 2:
-            rest = len(problems) - problems.index(result)
-            blocks.append(_context(f"… {rest} more: `netadvisor ask` prints everything"))
-            break
-        blocks.append({"type": "divider"})
-        blocks.extend(more)
-    if ans.not_considered:
-        title = "未考虑" if lang == "zh" else "Not considered"
-        blocks.append(_context(f"{title}: " + escape("; ".join(ans.not_considered))))
+    folded = folded_text(ans, slack=True)
+    if folded:
+        blocks.append(_context(escape(folded)))
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": SHOW_ALL_ACTION,
+                        "text": {"type": "plain_text", "text": "全部显示" if lang == "zh"
+                                 else "Show all"},
+                        "value": ans.question.text[:2000],
+                    }
+                ],
+            }
+        )  # fmt: skip
+    blocks.append(_footer(ans))
     return blocks[:MAX_BLOCKS]
+
+
+def _footer(ans: Answer) -> Block:
+    lang = ans.language
+    words = wording.words(lang)
+    understood = ", ".join(f"{k}={v}" for k, v in ans.question.understood.items())
+    named = [*ans.question.clusters, *ans.question.advisory_ids]
+    context = f"{words['understood']}: `{escape(understood or '-')}`"
+    if named:
+        context += " · " + escape(", ".join(named))
+    if ans.cluster is not None:
+        read = ans.cluster.read_at.strftime("%Y-%m-%d %H:%M UTC") if ans.cluster.read_at else "?"
+        context += f" · {escape(ans.cluster.name)} read {read}"
+    context += f" · {words['catalog']} {escape(ans.catalog_version)}"
+    return _context(context)
+
+
+def _move_blocks(ans: Answer) -> list[Block]:
+    assert ans.plan is not None
+    words = wording.words(ans.language)
+    scope = set(ans.scope)
+    lines = []
+    worse = [e for e in ans.plan.changed if e.after.verdict.rank > e.before.verdict.rank]
+    for name, entries in (("introduced", ans.plan.introduced), ("changed", worse)):
+        shown = [e for e in entries if e.id in scope]
+        if shown:
+            items = ", ".join(
+                f"{escape(e.id)} ({e.before.verdict.value} → {e.after.verdict.value})"
+                for e in shown
+            )
+            lines.append(f"*{words[name]}*: {items}")
+    if ans.still:
+        lines.append(escape(words["still"].format(", ".join(ans.still))))
+    return [_context("\n".join(lines))] if lines else []
 
 
 def plan_blocks(
@@ -162,6 +215,7 @@ def plan_blocks(
     *,
     title: str = "",
     scope: Sequence[str] | None = None,
+    fixes: Sequence[Fix] = (),
 ) -> list[Block]:
     """What changes (resolved, introduced, changed, remaining) and safe targets."""
     changes = ", ".join(f"{c.key}={c.raw}" for c in plan.changes) or "-"
@@ -191,6 +245,9 @@ def plan_blocks(
     remaining = [e.id for e in plan.remaining if not e.differs and keep(e.id)]
     if remaining:
         blocks.append(_context("Remaining: " + escape(", ".join(remaining))))
+    if fixes:
+        best = "; or ".join(f.sentence(lang, releases=i == 0) for i, f in enumerate(fixes[:2]))
+        blocks.append(_section(f"*Fix*: {escape(best[:1].upper() + best[1:])}"))
     if targets:
         lines = []
         for key, target in targets.items():

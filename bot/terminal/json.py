@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from advisories.answers import Answer, plan_to_json, targets_to_json
+from advisories.answers import Answer
 from advisories.catalog import Catalog
 from advisories.engine import Result
 from advisories.facts import FEATURES, Facts, VersionDomain
+from advisories.fixes import Fix
 from advisories.fleet import ClusterFacts, ClusterMatch
 from advisories.models import Advisory, Verdict
 from advisories.osv import to_osv
@@ -25,8 +26,11 @@ from advisories.serialize import (
     advisory_to_json,
     describe_domain,
     facts_to_json,
+    fix_to_json,
     fixed_versions,
+    plan_to_json,
     result_to_json,
+    targets_to_json,
 )
 from jobs.checks import CheckResult
 from jobs.muting import MuteView
@@ -93,13 +97,16 @@ def check(
     components: Sequence[str],
     results: Sequence[Result],
     language: str,
+    fixes: Sequence[Fix] = (),
 ) -> JSON:
-    """``check --json``."""
+    """``check --json``: every verdict, and ``safe_with``: alternatives (best first) that make
+    every at-risk advisory of the checked components not affected."""
     return {
         "catalog_version": catalog.version,
         "facts": facts_to_json(facts),
         "components": list(components),
         "results": [result_to_json(r, language) for r in results],
+        "safe_with": [fix_to_json(f, language) for f in fixes],
     }
 
 
@@ -110,8 +117,10 @@ def plan(
     cluster: str | None,
     read_at: datetime | None,
     language: str = "en",
+    fixes: Sequence[Fix] = (),
 ) -> JSON:
-    """``plan --json``: every advisory before and after, and the safe targets with ``--safe``."""
+    """``plan --json``: every advisory before and after; with ``--safe``, the safe targets one
+    component at a time and ``fixes``, joint changes that clear every advisory, best first."""
     data: JSON = {
         "catalog_version": catalog.version,
         "cluster": cluster,
@@ -120,6 +129,7 @@ def plan(
     }
     if targets is not None:
         data["targets"] = targets_to_json(targets)
+        data["fixes"] = [fix_to_json(f, language) for f in fixes]
     return data
 
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from advisories.fixes import MAX_TARGETS, Fix
 from advisories.planning import Plan, Target
 from bot.terminal.moments import human
 
-__all__ = ["render_plan"]
+__all__ = ["fix_lines", "render_plan"]
 
 
 def render_plan(
@@ -18,8 +19,11 @@ def render_plan(
     catalog_version: str,
     cluster: str | None = None,
     read_at: datetime | None = None,
+    fixes: Sequence[Fix] = (),
+    searched: bool = True,
 ) -> str:
-    """The plan as plain text (at-risk entries with verdict and impact before and after)."""
+    """The plan as plain text (at-risk entries with verdict and impact before and after); with
+    ``--safe``, the best joint fixes as sentences, then the per-component targets."""
     subject = cluster or "the stated setup"
     when = f" (facts read {human(read_at)})" if read_at else ""
     lines = [f"netadvisor catalog {catalog_version}: plan for {subject}{when}"]
@@ -47,7 +51,8 @@ def render_plan(
         lines.append(f"{len(unknown)} more stay unknown: "
                      + ", ".join(unknown))  # fmt: skip
     if targets is not None:
-        lines.append("Safe targets:")
+        lines.extend(fix_lines(fixes, searched))
+        lines.append("Safe targets, one component at a time:")
         for key, target in targets.items():
             if target.version is None:
                 blocking = ", ".join(target.blocking)
@@ -64,3 +69,23 @@ def render_plan(
             for caveat in target.caveats:
                 lines.append(f"      caveat: {caveat}")
     return "\n".join(lines)
+
+
+def fix_lines(fixes: Sequence[Fix], searched: bool = True) -> list[str]:
+    """The best joint fixes as one sentence: ``Fix: kernel 5.9 or later (...) and Calico
+    3.28.2 or later; or ...``."""
+    if not fixes and not searched:
+        return [
+            f"Fix: more than {MAX_TARGETS} advisories at risk; state more facts to search "
+            "combinations"
+        ]
+    if not fixes:
+        return ["Fix: no combination of catalog versions and modes clears every advisory"]
+    best = "; or ".join(f.sentence(releases=i == 0) for i, f in enumerate(fixes[:2]))
+    lines = [f"Fix: {best[:1].upper()}{best[1:]}."]
+    left = sorted({i for f in fixes[:2] for i in f.remaining})
+    if left:
+        lines.append(
+            f"      may stay unknown (on facts not given or not readable): {', '.join(left)}"
+        )
+    return lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from advisories.catalog import Catalog, load_catalog
-from advisories.derive import parse_os
+from advisories.derive import parse_os, resolve
 from advisories.engine import Engine, Result
 from advisories.facts import Facts, parse_fact
 
@@ -47,5 +47,5 @@ def stated(**given: str | bool) -> Facts:
 
 def result_of(engine: Engine, advisory_id: str, **given: str | bool) -> Result:
     """The result of one advisory at stated facts."""
-    results = {r.id: r for r in engine.evaluate(stated(**given))}
+    results = {r.id: r for r in engine.evaluate(resolve(stated(**given)))}
     return results[advisory_id]

@@ -64,6 +64,25 @@ def test_every_builtin_advisory_has_recommendation_symptoms_in_two_languages_and
         assert Path(advisory.path).parent.name == advisory.component
 
 
+def test_case_symptoms_chinese_titles_and_workaround_cases_load(tmp_path: Path) -> None:
+    case = {**GOOD["cases"][0], "symptoms": {"en": ["63s delay"], "zh": ["63秒延迟"]}}  # type: ignore[dict-item]
+    data = {**GOOD, "title_zh": "本地问题", "cases": [case],
+            "workaround": [{"description": "Do it.", "description_zh": "这样做。",
+                            "command": "true", "cases": ["broken"]}]}  # fmt: skip
+    write(tmp_path, "LOCAL-TEST-ONE.yaml", data)
+    advisory = load_catalog([tmp_path], builtin=False).advisories[0]
+    assert advisory.title_in("zh") == "本地问题"
+    assert advisory.cases[0].symptoms == {"en": ("63s delay",), "zh": ("63秒延迟",)}
+    [workaround] = advisory.workarounds_for(["broken"])
+    assert (workaround.describe("zh"), workaround.cases) == ("这样做。", ("broken",))
+    assert advisory.workarounds_for(["other"]) == ()
+
+
+def test_every_builtin_advisory_has_a_chinese_title() -> None:
+    for advisory in load_catalog().advisories:
+        assert advisory.title_zh, advisory.id
+
+
 def test_a_valid_local_advisory_loads_next_to_the_builtin_ones(tmp_path: Path) -> None:
     write(tmp_path, "LOCAL-TEST-ONE.yaml", GOOD)
     catalog = load_catalog([tmp_path])
@@ -96,6 +115,15 @@ def test_a_valid_local_advisory_loads_next_to_the_builtin_ones(tmp_path: Path) -
         ({"cases": [{**GOOD["cases"][0], "when": {"calico": [{"introduced": "3.21.0"},
                                                             {"fixed": "3.20.0"}]}}]},
          "cases[broken].when.calico", "not sorted"),
+        ({"cases": [{**GOOD["cases"][0], "symptoms": {"fr": ["lent"]}}]},
+         "cases[broken].symptoms.fr", "unknown language"),
+        ({"cases": [{**GOOD["cases"][0], "symptoms": ["63s delay"]}]},
+         "cases[broken].symptoms", "mapping of language"),
+        ({"workaround": [{"command": "true", "cases": ["gone"]}]}, "workaround[0].cases",
+         "unknown case 'gone'"),
+        ({"workaround": [{"command": "true", "description_zh": 3}]},
+         "workaround[0].description_zh", "must be a string"),
+        ({"title_zh": ["标题"]}, "title_zh", "must be a string"),
     ],
 )  # fmt: skip
 def test_a_broken_advisory_is_reported_with_file_id_and_field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from advisories.derive import resolve
 from advisories.engine import Engine
 from advisories.models import Verdict
 
@@ -97,7 +98,7 @@ def test_kernel_bug_on_vendor_kernel_becomes_unknown_but_upstream_kernel_is_affe
 
 
 def test_results_cover_every_advisory_and_keep_the_evidence(engine: Engine) -> None:
-    results = engine.evaluate(stated(k8s="v1.28.3-eks-e71965b", proxy_mode="iptables"))
+    results = engine.evaluate(resolve(stated(k8s="v1.28.3-eks-e71965b", proxy_mode="iptables")))
     assert len(results) == len(engine.advisories) == 28
     endpoint = next(r for r in results if r.id == "KP-ENDPOINT-UPDATE-DELAY")
     assert endpoint.verdict is Verdict.AFFECTED

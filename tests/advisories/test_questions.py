@@ -133,7 +133,7 @@ def test_a_version_with_fewer_parts_is_its_series() -> None:
         ("VXLAN", "calico-encapsulation", "vxlan"),
         ("ipip pools", "calico-encapsulation", "ipip"),
         ("vxlan-crosssubnet", "calico-encapsulation", "vxlan-crosssubnet"),
-        ("VXLAN CrossSubnet", "calico-encapsulation", "vxlan, crosssubnet"),
+        ("VXLAN CrossSubnet", "calico-encapsulation", "vxlan-crosssubnet"),
         ("iptables-nft on the host", "host-iptables-mode", "nft"),
         ("host iptables legacy", "host-iptables-mode", "legacy"),
         ("calico iptables backend: nft", "calico-iptables-backend", "nft"),

@@ -16,7 +16,9 @@ from slack_bolt import Ack, App, Respond
 
 from advisories.answers import ClusterData
 from advisories.facts import FactError
-from advisories.planning import Change, Plan, parse_change, safe_targets, what_if
+from advisories.fixes import find_fixes
+from advisories.models import Verdict
+from advisories.planning import Change, Plan, parse_change, safe_targets, what_if, worst_results
 from bot.slack.answers import advisory_blocks, answer_blocks, plain_blocks, plan_blocks
 from bot.slack.blocks import escape
 from bot.slack.listeners.context import MAX_INPUT, BotContext, ReplyError
@@ -154,10 +156,15 @@ def _safe(context: BotContext, rest: str, _: dict[str, Any]) -> Reply:
     cluster = _cluster_of(context, rest.split()[0])
     assert context.engine is not None
     upstream = context.upstream() if context.upstream is not None else None
-    targets = safe_targets(context.engine, list(cluster.groups), upstream=upstream)
+    groups = list(cluster.groups)
+    targets = safe_targets(context.engine, groups, upstream=upstream)
+    at_risk = [
+        r.id for r in worst_results(context.engine, groups) if r.verdict is not Verdict.NOT_AFFECTED
+    ]
+    fixes = find_fixes(context.engine, groups, at_risk, strict=False)
     empty = Plan((), (), ())
     return f"safe targets for {cluster.name}", plan_blocks(
-        empty, targets, title=f"Safe targets for {cluster.name}"
+        empty, targets, title=f"Safe targets for {cluster.name}", fixes=fixes
     )
 
 

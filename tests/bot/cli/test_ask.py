@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from advisories.facts import FEATURES
 from advisories.fleet import ClusterFacts, ClusterStatus, Node
+from advisories.questions import Question, parse_question
 from jobs.store import ClusterRecord, ClusterState, Store
 from tests.advisories.conftest import stated
 from tests.runner import run
@@ -50,7 +52,13 @@ def seed_store(path: Path) -> str:
 def test_ask_prints_the_verdict_first() -> None:
     code, out, _ = run("ask", "is kernel 5.4 safe for IPVS?", "--state", "sqlite:////nonexistent")
     assert code == 0
-    assert out.startswith("Not safe: KP-IPVS-CONN-REUSE holds.")
+    first = out.splitlines()[0]
+    assert first.startswith("Not safe: IPVS mode: 1 s delay or failed requests")
+    # The action: the seed's own advice, as alternatives checked by the engine.
+    assert first.endswith(
+        "Use kernel 5.9 or later and Kubernetes 1.22 or later; "
+        "or switch the kube-proxy mode to iptables."
+    )
 
 
 def test_ask_json_has_verdict_understood_advisories_and_text() -> None:
@@ -77,9 +85,12 @@ def test_ask_about_a_scanned_cluster_uses_the_last_scan(tmp_path: Path) -> None:
     assert data["clusters"] == ["prod-eu"]
     assert data["cluster"]["read_at"] == READ_AT.isoformat()
     assert data["changes"] == [{"key": "calico", "value": "3.28"}]
-    # Kernel 5.4 from the nodes: VXLAN throughput stays reduced on every Calico release.
-    assert data["verdict"] == "not_safe"
+    # Kernel 5.4 from the nodes: VXLAN throughput stays reduced on every Calico release, so
+    # the move introduces nothing and the reduced throughput is "still there".
+    assert data["verdict"] == "safe"
+    assert data["still"] == ["CALICO-VXLAN-OFFLOAD"]
     assert "CALICO-VXLAN-OFFLOAD" in data["advisories"]
+    assert data["text"].startswith("Safe: moving to calico 3.28 introduces nothing.")
     assert "plan" in data
 
 
@@ -165,3 +176,149 @@ def test_mute_rejects_unknown_advisories_clusters_and_long_mutes(
     code, _, err = run(*argv, "--state", url)
     assert code == 2
     assert err
+
+
+# ---------------------------------------------------------------------------------------------
+# Alternatives and joint fixes hold when run through check and plan
+
+OPERATOR_QUESTIONS = [
+    "is kernel 5.4 safe for IPVS?",
+    "calico 3.26 vxlan on centos 7 ok?",
+    "we see 63s delays on nodeport with calico vxlan",
+    "升级到 calico 3.28 有什么问题",
+    "内核 4.19 能用 ipvs 吗",
+    "spiderpool 0.9.2 on rke2",
+    "is ubuntu 22.04 with ipvs and k8s 1.28 fine?",
+    "calico 3.28.1 vxlan kernel 6.8 throughput",
+    "pods can't talk across nodes with ipip on centos 7, calico 3.27",
+    "k8s 1.27 iptables mode endpoints slow to update",
+    "nftables loadBalancerSourceRanges not working on 1.29.3",
+    "calico-kube-controllers memory keeps growing, calico 3.25.0",
+    "centos 7 上 calico vxlan 访问 nodeport 延迟 63 秒",
+    "rke2 集群 spiderpool 0.9.3 创建 pod 失败",
+]
+
+
+def _flags(key: str, value: str) -> list[str]:
+    if key in FEATURES:
+        return [f"--{'feature' if value == 'on' else 'no-feature'}", key]
+    return [f"--{key}", value]
+
+
+def stated_flags(question: Question, alternative: dict[str, str]) -> list[str]:
+    """The check flags that state what the question states, its changes applied, and then the
+    alternative (which replaces a stated value: --calico-encapsulation is repeatable)."""
+    facts = question.facts
+    given: dict[str, str] = {}
+    if facts.os_name:
+        given["os"] = facts.raw["os"]
+    for key, domain in facts.values.items():
+        if key in FEATURES:
+            given[key] = "on" if domain == frozenset({True}) else "off"
+        elif key == "calico-encapsulation":
+            [pools] = domain  # type: ignore[misc]
+            given[key] = ",".join(sorted(pools))
+        else:
+            given[key] = facts.raw[key]
+    given.update({c.key: c.raw for c in question.changes})
+    given.update(alternative)
+    return [arg for key, value in given.items() for arg in _flags(key, value)]
+
+
+@pytest.mark.parametrize("text", OPERATOR_QUESTIONS)
+def test_check_agrees_that_every_safe_with_alternative_clears_what_ask_names(text: str) -> None:
+    _, out, _ = run("ask", text, "--json", "--state", "sqlite:////nonexistent")
+    data = json.loads(out)
+    question = parse_question(text)
+    assert data["safe_with"], "an answer that names advisories offers a way out"
+    for alternative in data["safe_with"]:
+        argv = stated_flags(question, alternative["changes"])
+        code, checked, err = run("check", *argv, "--json")
+        assert code == 0, err
+        verdicts = {r["id"]: r["verdict"] for r in json.loads(checked)["results"]}
+        for advisory_id in data["lead"]:
+            assert verdicts[advisory_id] == "not_affected", (alternative["changes"], advisory_id)
+
+
+def test_check_json_offers_safe_with_for_what_it_finds() -> None:
+    code, out, _ = run("check", "--kernel", "5.4", "--proxy-mode", "ipvs", "--k8s", "1.27",
+                       "--no-feature", "externalips-etp-local", "--json")  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    changes = [a["changes"] for a in data["safe_with"]]
+    assert {"kernel": "5.9.0"} in changes
+    assert {"proxy-mode": "iptables"} in changes
+
+
+def seed_centos(path: Path) -> str:
+    """A state database with the demo's kind of CentOS cluster: IPVS, Calico 3.19.1 VXLAN,
+    kernel 3.10, Kubernetes 1.23, and the features inventory reads."""
+    url = f"sqlite:///{path}"
+    cluster = ClusterFacts(
+        name="prod-centos",
+        uid="uid-prod-centos",
+        status=ClusterStatus.OK,
+        facts=stated(
+            kubernetes="v1.23.17",
+            proxy_mode="ipvs",
+            calico="v3.19.1",
+            calico_encapsulation="vxlan",
+            spiderpool="none",
+            calico_iptables_backend="auto",
+            externalips_etp_local=False,
+            lb_source_ranges=False,
+        ),
+        nodes=(
+            Node("node-1", "3.10.0-1160.el7.x86_64", "CentOS Linux 7 (Core)"),
+            Node("node-2", "3.10.0-1160.el7.x86_64", "CentOS Linux 7 (Core)"),
+        ),
+    )
+    with Store.open(url) as store, store.transaction() as tx:
+        run_id = tx.begin_run(READ_AT, "test", "test")
+        tx.save_cluster(
+            ClusterRecord("uid-prod-centos", "prod-centos", {}, False, ClusterState.ACTIVE,
+                          READ_AT, READ_AT, READ_AT)
+        )  # fmt: skip
+        tx.record_scan(run_id, READ_AT, cluster, "uid-prod-centos")
+        tx.finish_run(run_id, READ_AT, 1, 1)
+    return url
+
+
+def test_plan_safe_finds_joint_fixes_that_plan_set_confirms(tmp_path: Path) -> None:
+    url = seed_centos(tmp_path / "state.db")
+    code, out, err = run("plan", "--cluster", "prod-centos", "--safe", "--json", "--state", url)
+    assert code == 0, err
+    fixes = json.loads(out)["fixes"]
+    assert fixes, "a kernel and a Calico upgrade together clear the cluster"
+    assert fixes[0]["changes"] == {"kernel": "5.9.0", "calico": "3.28.2"}
+    for fix in fixes:
+        sets = [f"--set={k}={v}" for k, v in fix["changes"].items()]
+        code, planned, err = run("plan", "--cluster", "prod-centos", *sets, "--json",
+                                 "--state", url)  # fmt: skip
+        assert code == 0, err
+        data = json.loads(planned)
+        after = {e["id"]: e["after"]["verdict"] for k in ("resolved", "introduced", "remaining")
+                 for e in data[k]}  # fmt: skip
+        assert "affected" not in after.values(), (fix["changes"], after)
+        unknown = {i for i, verdict in after.items() if verdict == "unknown"}
+        assert unknown <= set(fix["remaining"]), (fix["changes"], unknown)
+
+
+def test_plan_safe_prints_the_best_fixes_as_a_sentence(tmp_path: Path) -> None:
+    url = seed_centos(tmp_path / "state.db")
+    code, out, _ = run("plan", "--cluster", "prod-centos", "--safe", "--state", url)
+    assert code == 0
+    fix = next(line for line in out.splitlines() if line.startswith("Fix: "))
+    assert fix.startswith(
+        "Fix: Upgrade the kernel to 5.9 or later (RHEL/Rocky/Alma 9, Ubuntu 22.04"
+    )
+    assert "and Calico to 3.28.2 or later" in fix
+
+
+def test_plan_set_takes_features_on_or_off() -> None:
+    code, out, _ = run("plan", "--k8s", "1.27", "--proxy-mode", "ipvs",
+                       "--set", "externalips-etp-local=off", "--json")  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["changes"] == [{"key": "externalips-etp-local", "value": "off"}]
+    code, _, err = run("plan", "--k8s", "1.27", "--set", "rke2=maybe")
+    assert code == 2 and "rke2: give on or off" in err

@@ -193,12 +193,16 @@ def test_ask_is_acknowledged_then_answered_through_the_response_url(bot: Bot) ->
     assert status == 200
     assert "working on it" in ack["text"]
     [reply] = bot.wait_responses(1)
-    assert reply["text"] == "Not safe: KP-IPVS-CONN-REUSE holds."
+    assert reply["text"] == (
+        "Not safe: IPVS mode: 1 s delay or failed requests when accessing Services "
+        "(KP-IPVS-CONN-REUSE). Use kernel 5.9 or later and Kubernetes 1.22 or later; or switch "
+        "the kube-proxy mode to iptables."
+    )
     first = reply["blocks"][0]["text"]["text"]
     assert first.startswith(":rotating_light: *Not safe")
     body = json.dumps(reply["blocks"])
     assert "```sysctl net.ipv4.vs.conn_reuse_mode" in body
-    assert "<https://github.com/kubernetes/kubernetes/issues/93297|report kubernetes#93297>" in (
+    assert "<https://github.com/kubernetes/kubernetes/issues/93297|kubernetes#93297>" in (
         body.replace("\\", "")
     )
 
@@ -219,7 +223,8 @@ def test_help_and_unknown_subcommands_get_help_in_the_ack(bot: Bot, text: str) -
 def test_check_reads_the_vocabulary_keys_and_aliases(bot: Bot) -> None:
     slash(bot, "check kernel=5.4 mode=ipvs k8s=1.27")
     [reply] = bot.wait_responses(1)
-    assert reply["text"].startswith("Not safe: KP-IPVS-CONN-REUSE")
+    assert reply["text"].startswith("Not safe: IPVS mode: 1 s delay or failed requests")
+    assert "(KP-IPVS-CONN-REUSE)" in reply["text"]
 
 
 def test_check_names_a_bad_value(bot: Bot) -> None:
@@ -232,7 +237,7 @@ def test_cluster_answers_from_the_last_scan_with_when_it_was_read(bot: Bot) -> N
     slash(bot, "cluster prod-eu")
     [reply] = bot.wait_responses(1)
     body = json.dumps(reply["blocks"])
-    assert "prod-eu read 2026-11-20T09:00" in body
+    assert "prod-eu read 2026-11-20 09:00 UTC" in body
     assert "CALICO-VXLAN-OFFLOAD" in body
 
 
@@ -244,6 +249,9 @@ def test_plan_and_safe_use_the_clusters_facts(bot: Bot) -> None:
     safe = next(r for r in replies if r["text"].startswith("safe"))
     assert "KP-ENDPOINT-UPDATE-DELAY" in json.dumps(plan["blocks"])
     assert "1.27.11" in json.dumps(safe["blocks"])
+    # Joint fixes first: prod-eu (Calico 3.26.1 VXLAN on kernel 5.4, kube-proxy 1.27.3) needs a
+    # kernel, a Calico and a Kubernetes patch upgrade together.
+    assert "*Fix*: Upgrade the kernel to 5.7.1 or later" in json.dumps(safe["blocks"])
 
 
 def test_advisory_shows_the_catalog_entry(bot: Bot) -> None:
@@ -273,7 +281,8 @@ def test_a_mention_is_answered_in_a_thread(bot: Bot) -> None:
     [request] = bot.slack.wait_for("chat.postMessage")
     assert request.params["thread_ts"] == "1700000000.000100"
     assert request.params["channel"] == "C0NET"
-    assert request.params["text"].startswith("Not safe: KP-IPVS-CONN-REUSE")
+    assert request.params["text"].startswith("Not safe: IPVS mode: 1 s delay")
+    assert "(KP-IPVS-CONN-REUSE)" in request.params["text"]
     assert request.authorization == f"Bearer {bot.slack.token}"
 
 

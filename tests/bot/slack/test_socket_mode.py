@@ -208,7 +208,7 @@ def test_a_slash_command_is_acknowledged_within_3_s_and_answered_through_the_res
     assert ack["payload"]["response_type"] == "ephemeral"
     [answer] = service.slack.wait_for("response_url")
     assert answer.params["_path"] == "/commands/T0TEST/1234/abcd"
-    assert answer.params["text"] == "Not safe: KP-IPVS-CONN-REUSE holds."
+    assert answer.params["text"].startswith("Not safe: IPVS mode: 1 s delay or failed requests")
     assert answer.params["blocks"][0]["text"]["text"].startswith(":rotating_light: *Not safe")
     assert answer.params["response_type"] == "ephemeral"
 
@@ -238,7 +238,7 @@ def test_a_mention_is_acknowledged_within_3_s_and_answered_in_its_thread(
     [post] = service.slack.wait_for("chat.postMessage")
     assert post.authorization == f"Bearer {service.slack.token}"
     assert post.params["channel"] == "C0NET" and post.params["thread_ts"] == ts
-    assert post.params["text"] == "Not safe: KP-IPVS-CONN-REUSE holds."
+    assert post.params["text"].startswith("Not safe: IPVS mode: 1 s delay or failed requests")
     [reply] = service.slack.replies("C0NET", ts)
     assert reply["user"] == "U0BOT" and reply["blocks"] == post.params["blocks"]
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy import text
 
+from advisories.derive import resolve
 from advisories.engine import Engine
 from advisories.facts import Facts, parse_fact
 from jobs.upstream.compare import fix_advice
@@ -157,7 +158,7 @@ def test_a_disagreement_with_the_catalog_is_news_and_verdicts_do_not_change(
 ) -> None:
     engine = Engine(advisories)
     facts = Facts(values={"spiderpool": parse_fact("spiderpool", "0.9.3")[1]})
-    before = [(r.id, r.verdict) for r in engine.evaluate(facts)]
+    before = [(r.id, r.verdict) for r in engine.evaluate(resolve(facts))]
     with harness(tmp_path, advisories) as h:
         world(h.server)
         first = h.sync()
@@ -172,7 +173,7 @@ def test_a_disagreement_with_the_catalog_is_news_and_verdicts_do_not_change(
     )
     assert second.news == () and [d.upstream for d in second.disagreements] == ["v0.9.2"]
     assert [d.catalog for d in stored] == ["0.9.8"]
-    after = [(r.id, r.verdict) for r in Engine(advisories).evaluate(facts)]
+    after = [(r.id, r.verdict) for r in Engine(advisories).evaluate(resolve(facts))]
     assert after == before and dict(after)["TEST-SP-RKE2"].value == "affected"
     # The catalog decides the advice, not the ancestry of v0.9.2.
     rke2 = advisories[1]
