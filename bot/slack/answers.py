@@ -1,16 +1,16 @@
 """Block Kit for the bot's answers: verdict first, reasons, commands in code blocks, links.
 
-Readable on a phone: one header, short sections, at most :data:`MAX_BLOCKS` blocks and
-:data:`MAX_TEXT` characters per section. Every piece of user text echoed back goes through
-:func:`escape`, so that nobody can make the bot ping ``@channel`` / ``@here`` / ``<!everyone>``
-or forge a link (Slack reads ``<...>`` as mentions and links; ``&``, ``<`` and ``>`` are the
-only characters it asks to escape).
+Readable on a phone: short sections, at most :data:`~bot.slack.blocks.MAX_BLOCKS` blocks; long
+text is split into several sections by :mod:`bot.slack.blocks` (never cut). Every piece of user
+text echoed back goes through :func:`~bot.slack.blocks.escape`, so that nobody can make the bot
+ping ``@channel`` / ``@here`` / ``<!everyone>`` or forge a link (Slack reads ``<...>`` as mentions
+and links; ``&``, ``<`` and ``>`` are the only characters it asks to escape).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from advisories import wording
 from advisories.answers import (
@@ -27,23 +27,15 @@ from advisories.engine import Result
 from advisories.fixes import Fix
 from advisories.models import Advisory, Verdict
 from advisories.planning import Plan, Target
+from bot.slack.blocks import MAX_BLOCKS, Block, context, escape, section
 
 __all__ = [
-    "MAX_BLOCKS",
-    "MAX_TEXT",
     "SHOW_ALL_ACTION",
     "advisory_blocks",
     "answer_blocks",
-    "escape",
     "plain_blocks",
     "plan_blocks",
 ]
-
-Block = dict[str, Any]
-
-MAX_BLOCKS: Final = 50
-MAX_TEXT: Final = 2900
-"""Section text limit, a little under Slack's 3,000 characters."""
 
 _ICON: Final = {
     AnswerVerdict.SAFE: ":white_check_mark:",
@@ -51,23 +43,6 @@ _ICON: Final = {
     AnswerVerdict.DEPENDS: ":grey_question:",
     AnswerVerdict.NOT_UNDERSTOOD: ":thinking_face:",
 }
-
-
-def escape(text: str) -> str:
-    """Escape ``&``, ``<`` and ``>`` so that Slack shows the text as typed (no mentions, links)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 2000)}]}
 
 
 def _code(commands: Sequence[str]) -> str:
@@ -80,7 +55,7 @@ def _link(url: str, label: str) -> str:
     return f"<{url.replace('>', '%3E').replace('|', '%7C')}|{escape(label)}>"
 
 
-def _result_section(ans: Answer, result: Result) -> Block:
+def _result_section(ans: Answer, result: Result) -> list[Block]:
     """One named advisory in one section: what happens, when, what to do, commands, links."""
     lang = ans.language
     advisory = result.advisory
@@ -107,7 +82,7 @@ def _result_section(ans: Answer, result: Result) -> Block:
     refs = [_link(r.url, _short_url(r.url)) for r in advisory.references[:3]]
     if refs:
         lines.append(" · ".join(refs))
-    return _section("\n".join(lines))
+    return section("\n".join(lines))
 
 
 def _short_url(url: str) -> str:
@@ -129,33 +104,33 @@ def answer_blocks(ans: Answer) -> list[Block]:
     words = wording.words(lang)
     blocks: list[Block] = []
     if ans.question.outside and ans.verdict is not AnswerVerdict.NOT_UNDERSTOOD:
-        blocks.append(_section(escape(" ".join(ans.notes[:2]))))
-    blocks.append(_section(f"{_ICON[ans.verdict]} *{escape(ans.headline())}*"))
+        blocks.extend(section(escape(" ".join(ans.notes[:2]))))
+    blocks.extend(section(f"{_ICON[ans.verdict]} *{escape(ans.headline())}*"))
     notes = [n for n in ans.notes if n != ans.headline() and not ans.question.outside]
     if notes:
-        blocks.append(_context(escape(" · ".join(notes))))
+        blocks.extend(context(escape(" · ".join(notes))))
     if ans.verdict is AnswerVerdict.NOT_UNDERSTOOD:
         if ans.not_covered:
-            blocks.append(_section(escape(ans.not_covered)))
+            blocks.extend(section(escape(ans.not_covered)))
         title = words["examples"]
         examples = "\n".join(f"• `{escape(e)}`" for e in ans.examples)
-        blocks.append(_section(f"*{title}*\n{examples}"))
-        blocks.append(_footer(ans))
+        blocks.extend(section(f"*{title}*\n{examples}"))
+        blocks.extend(_footer(ans))
         return blocks[:MAX_BLOCKS]
     if ans.plan is not None and ans.move:
         blocks.extend(_move_blocks(ans))
     for advisory_id in ans.lead:
         if len(blocks) >= MAX_BLOCKS - 4:
-            blocks.append(_context("… `netadvisor ask --all` prints every advisory"))
+            blocks.extend(context("… `netadvisor ask --all` prints every advisory"))
             break
-        blocks.append(_result_section(ans, ans.result(advisory_id)))
+        blocks.extend(_result_section(ans, ans.result(advisory_id)))
     if ans.safe_with and not action_in_headline(ans):
-        blocks.append(_section(f"*{words['safe_if']}*: " + escape(ans.safe_if())))
+        blocks.extend(section(f"*{words['safe_if']}*: " + escape(ans.safe_if())))
     if ans.not_covered:
-        blocks.append(_section(escape(ans.not_covered)))
+        blocks.extend(section(escape(ans.not_covered)))
     folded = folded_text(ans, slack=True)
     if folded:
-        blocks.append(_context(escape(folded)))
+        blocks.extend(context(escape(folded)))
         blocks.append(
             {
                 "type": "actions",
@@ -170,23 +145,23 @@ def answer_blocks(ans: Answer) -> list[Block]:
                 ],
             }
         )  # fmt: skip
-    blocks.append(_footer(ans))
+    blocks.extend(_footer(ans))
     return blocks[:MAX_BLOCKS]
 
 
-def _footer(ans: Answer) -> Block:
+def _footer(ans: Answer) -> list[Block]:
     lang = ans.language
     words = wording.words(lang)
     understood = ", ".join(f"{k}={v}" for k, v in ans.question.understood.items())
     named = [*ans.question.clusters, *ans.question.advisory_ids]
-    context = f"{words['understood']}: `{escape(understood or '-')}`"
+    note = f"{words['understood']}: `{escape(understood or '-')}`"
     if named:
-        context += " · " + escape(", ".join(named))
+        note += " · " + escape(", ".join(named))
     if ans.cluster is not None:
         read = ans.cluster.read_at.strftime("%Y-%m-%d %H:%M UTC") if ans.cluster.read_at else "?"
-        context += f" · {escape(ans.cluster.name)} read {read}"
-    context += f" · {words['catalog']} {escape(ans.catalog_version)}"
-    return _context(context)
+        note += f" · {escape(ans.cluster.name)} read {read}"
+    note += f" · {words['catalog']} {escape(ans.catalog_version)}"
+    return context(note)
 
 
 def _move_blocks(ans: Answer) -> list[Block]:
@@ -205,7 +180,7 @@ def _move_blocks(ans: Answer) -> list[Block]:
             lines.append(f"*{words[name]}*: {items}")
     if ans.still:
         lines.append(escape(words["still"].format(", ".join(ans.still))))
-    return [_context("\n".join(lines))] if lines else []
+    return context("\n".join(lines)) if lines else []
 
 
 def plan_blocks(
@@ -219,7 +194,7 @@ def plan_blocks(
 ) -> list[Block]:
     """What changes (resolved, introduced, changed, remaining) and safe targets."""
     changes = ", ".join(f"{c.key}={c.raw}" for c in plan.changes) or "-"
-    blocks: list[Block] = [_section(f"*{escape(title or 'Plan')}*: `{escape(changes)}`")]
+    blocks: list[Block] = section(f"*{escape(title or 'Plan')}*: `{escape(changes)}`")
 
     def keep(entry_id: str) -> bool:
         return scope is None or entry_id in scope
@@ -241,13 +216,13 @@ def plan_blocks(
             if keep(e.id)
         ]
         if lines:
-            blocks.append(_section(f"*{name}*\n" + "\n".join(lines)))
+            blocks.extend(section(f"*{name}*\n" + "\n".join(lines)))
     remaining = [e.id for e in plan.remaining if not e.differs and keep(e.id)]
     if remaining:
-        blocks.append(_context("Remaining: " + escape(", ".join(remaining))))
+        blocks.extend(context("Remaining: " + escape(", ".join(remaining))))
     if fixes:
         best = "; or ".join(f.sentence(lang, releases=i == 0) for i, f in enumerate(fixes[:2]))
-        blocks.append(_section(f"*Fix*: {escape(best[:1].upper() + best[1:])}"))
+        blocks.extend(section(f"*Fix*: {escape(best[:1].upper() + best[1:])}"))
     if targets:
         lines = []
         for key, target in targets.items():
@@ -264,7 +239,7 @@ def plan_blocks(
             for advisory_id, how in target.upstream.items():
                 line += f"\n   {escape(advisory_id)}: upstream reports the fix in {escape(how)}"
             lines.append(line)
-        blocks.append(_section("*Safe targets*\n" + "\n".join(lines)))
+        blocks.extend(section("*Safe targets*\n" + "\n".join(lines)))
     return blocks[:MAX_BLOCKS]
 
 
@@ -272,20 +247,21 @@ def advisory_blocks(advisory: Advisory, catalog_version: str) -> list[Block]:
     """One advisory from the catalog: title, summary, recommendation, commands, references."""
     severity = advisory.worst_severity.value if advisory.worst_severity else "-"
     blocks: list[Block] = [
-        _section(f"*{escape(advisory.id)}*: {escape(advisory.title)}\n"
+        *section(f"*{escape(advisory.id)}*: {escape(advisory.title)}\n"
                  f"{escape(advisory.component)} · {severity} · catalog {escape(catalog_version)}"),
-        _section(escape(advisory.summary)),
-        _section("*Recommendation* " + escape(advisory.recommendation.en)),
+        *section(escape(advisory.summary)),
+        *section("*Recommendation* " + escape(advisory.recommendation.en)),
     ]  # fmt: skip
     commands = [w.command for w in advisory.workaround]
     if commands:
-        blocks.append(_section(_code(commands)))
+        blocks.extend(section(_code(commands)))
     refs = [_link(r.url, f"{r.type.lower()} {_short_url(r.url)}") for r in advisory.references]
     if refs:
-        blocks.append(_context(" · ".join(refs[:10])))
+        blocks.extend(context(" · ".join(refs[:10])))
     return blocks
 
 
 def plain_blocks(text: str) -> list[Block]:
-    """A short message (help, errors) as one section; ``text`` is trusted mrkdwn."""
-    return [_section(text)]
+    """A short message (help, errors) as sections (split, never cut); ``text`` is trusted
+    mrkdwn."""
+    return section(text)

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot.blocks_answers import MAX_TEXT, SHOW_ALL_ACTION, answer_blocks, escape
 from slack_sdk.models.blocks import Block
 
 from advisories.answers import Answer, condition_text, folded_text
+from bot.slack.answers import SHOW_ALL_ACTION, answer_blocks
+from bot.slack.blocks import MAX_SECTION as MAX_TEXT
+from bot.slack.blocks import escape
 from tests.advisories.test_answers import QUESTIONS, ask
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 
 
 def blocks_of(ans: Answer) -> list[dict[str, Any]]:
