@@ -32,6 +32,7 @@ from waitress.server import create_server
 from waitress.task import ErrorTask
 
 from advisories.catalog import Catalog
+from bot.logs import bounded
 from jobs import metrics
 from jobs.store import Store
 
@@ -250,22 +251,16 @@ class _LoggingErrorTask(ErrorTask):  # type: ignore[misc]
         log.warning(
             "refused %s %s %s from %s: %s",
             error.code,
-            _bounded(getattr(request, "command", "") or "-", 16),
-            _bounded(getattr(request, "path", "") or "-", 200),
-            _bounded(str(self.channel.addr[0]) if self.channel.addr else "-", 64),
-            _bounded(str(error.body), 200),
+            bounded(getattr(request, "command", "") or "-", 16),
+            bounded(getattr(request, "path", "") or "-", 200),
+            bounded(str(self.channel.addr[0]) if self.channel.addr else "-", 64),
+            bounded(str(error.body), 200),
         )
         super().execute()
 
 
 class _Channel(HTTPChannel):  # type: ignore[misc]
     error_task_class = _LoggingErrorTask
-
-
-def _bounded(text: str, limit: int) -> str:
-    """``text`` on one line, at most ``limit`` characters (for log lines of untrusted input)."""
-    flat = text.encode("unicode_escape", "replace").decode("ascii")
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class HttpServer:

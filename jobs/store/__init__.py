@@ -1,9 +1,11 @@
 """The state store (SQLAlchemy): scans and their facts, matches, the outbox, mutes, digests.
 
 See :mod:`jobs.store.store` for the store and its records, :mod:`jobs.store.schema` for the
-tables and schema versions, :mod:`jobs.store.codec` for how facts are kept.
+tables and schema versions, :mod:`jobs.store.codec` for how facts are kept,
+:mod:`jobs.store.replays` for requests already acted on.
 """
 
+from jobs.store.replays import first_time, forget
 from jobs.store.store import (
     ClusterRecord,
     ClusterState,
@@ -30,4 +32,6 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
+    "first_time",
+    "forget",
 ]
