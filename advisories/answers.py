@@ -126,6 +126,8 @@ class Answer:
     examples: tuple[str, ...] = ()
     """For questions that were not understood: three example questions."""
     notes: tuple[str, ...] = field(default=())
+    unavailable: str | None = None
+    """Why cluster data could not be read for this answer (None: it could, or none was needed)."""
 
     @property
     def language(self) -> str:
@@ -145,6 +147,9 @@ class Answer:
     def headline(self) -> str:
         """The verdict in one sentence, in the language asked."""
         words = _WORDS[self.language]
+        if self.unavailable is not None and self.question.clusters:
+            names = ", ".join(self.question.clusters)
+            return words["cluster_unavailable"].format(names, self.unavailable)
         if self.verdict is AnswerVerdict.NOT_UNDERSTOOD:
             return words["not_understood"]
         if self.verdict is AnswerVerdict.SAFE:
@@ -222,6 +227,8 @@ class Answer:
                 "read_at": read.isoformat() if read else None,
                 "demo": self.cluster.demo,
             }
+        if self.unavailable is not None:
+            out["cluster_data_unavailable"] = self.unavailable
         return out
 
 
@@ -264,6 +271,8 @@ _WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "changed": "Changed",
         "cluster": "Cluster {} (facts read {})",
         "never": "at an unknown time",
+        "unavailable": "Cluster data is unavailable ({}): answered from the catalog alone.",
+        "cluster_unavailable": "{}: cannot be answered now: cluster data is unavailable ({}).",
         "demo": "demo data",
         "catalog": "catalog",
         "depends_on": "depends on",
@@ -303,6 +312,8 @@ _WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "changed": "有变化",
         "cluster": "集群 {}（数据读取于 {}）",
         "never": "未知时间",
+        "unavailable": "集群数据暂不可用（{}）：仅依据目录作答。",
+        "cluster_unavailable": "{}：暂时无法回答：集群数据不可用（{}）。",
         "demo": "演示数据",
         "catalog": "目录版本",
         "depends_on": "取决于",
@@ -432,15 +443,24 @@ def answer(
     *,
     engine: Engine | None = None,
     clusters: Mapping[str, ClusterData] | None = None,
+    unavailable: str | None = None,
 ) -> Answer:
-    """Answer a question from the catalog and, for named clusters, the last scan's facts."""
+    """Answer a question from the catalog and, for named clusters, the last scan's facts.
+
+    ``unavailable``: why the last scan's facts cannot be read now (the state store does not
+    answer); the answer then comes from the catalog alone and says so, and a named cluster is
+    said to be unanswerable now rather than unscanned.
+    """
     engine = engine or Engine(catalog.advisories)
-    clusters = clusters or {}
+    clusters = {} if unavailable is not None else (clusters or {})
     advisories = catalog.advisories
     cluster = next((clusters[c] for c in question.clusters if c in clusters), None)
     notes: list[str] = []
+    if unavailable is not None:
+        words = _WORDS[question.language if question.language in _WORDS else "en"]
+        notes.append(words["unavailable"].format(unavailable))
     for name in question.clusters:
-        if name not in clusters:
+        if name not in clusters and unavailable is None:
             notes.append(f"{name}: no facts from a successful scan yet")
     groups: list[Facts]
     if cluster is not None:
@@ -485,6 +505,7 @@ def answer(
             examples=EXAMPLES[language],
             cluster=cluster,
             notes=tuple(notes),
+            unavailable=unavailable,
         )
     in_scope = [r for r in results if r.id in scope]
     in_scope.sort(key=lambda r: (-r.verdict.rank, -(r.severity.rank if r.severity else 0)))
@@ -505,6 +526,7 @@ def answer(
         plan=plan,
         cluster=cluster,
         notes=tuple(notes),
+        unavailable=unavailable,
     )
 
 

@@ -120,7 +120,10 @@ def _change(sub: str, text: str) -> Change:
 
 
 def _cluster_of(context: BotContext, name: str) -> ClusterData:
-    clusters = context.clusters()
+    clusters, unavailable = context.cluster_data()
+    if unavailable is not None:
+        raise ReplyError(f"{name[:60]}: cannot be answered now: cluster data is unavailable "
+                         f"({unavailable}); questions that need no cluster still are")  # fmt: skip
     if name not in clusters:
         known = ", ".join(sorted(clusters)) or "none yet"
         raise ReplyError(f"unknown cluster {name!r} (scanned: {known})")
