@@ -5,6 +5,7 @@ tables and schema versions, :mod:`jobs.store.codec` for how facts are kept,
 :mod:`jobs.store.replays` for requests already acted on.
 """
 
+from jobs.store.faults import describe as describe_fault
 from jobs.store.replays import first_time, forget
 from jobs.store.store import (
     ClusterRecord,
@@ -32,6 +33,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
+    "describe_fault",
     "first_time",
     "forget",
 ]

@@ -12,6 +12,7 @@ whose methods read and write frozen records. Concurrency:
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,7 +44,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from advisories.fleet import ClusterFacts
 from jobs.mutes import CONFIG_SOURCE, ConfigMute
 from jobs.notify import MatchSnapshot, MessageRef
-from jobs.store import schema
+from jobs.store import faults, schema
 from jobs.store.codec import cluster_from_json, cluster_to_json, content_hash
 
 __all__ = [
@@ -304,6 +305,8 @@ class Store:
             raise StoreError(f"{display}: only SQLite and PostgreSQL are supported")
         store = Store(engine)
         try:
+            if engine.dialect.name == "sqlite":
+                _refuse_damaged(engine, display)
             for attempt in range(5):
                 try:
                     store.migrate()
@@ -399,6 +402,23 @@ def _retryable(exc: DBAPIError) -> bool:
     if code in {"40001", "40P01", "23505"}:
         return True
     return "database is locked" in str(exc.orig)
+
+
+def _refuse_damaged(engine: Engine, display: str) -> None:
+    """Raise :class:`StoreError` when SQLite's ``quick_check`` finds the file damaged."""
+    try:
+        raw = engine.raw_connection()
+        try:
+            problem = faults.quick_check(raw.driver_connection)
+        finally:
+            raw.close()
+    except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+        problem = _short(exc)
+    if problem is not None:
+        raise StoreError(
+            f"{display}: the SQLite file is damaged (quick_check: {problem}); restore it from "
+            "a backup, or move it away to start a new one"
+        )
 
 
 def _short(exc: BaseException) -> str:
