@@ -6,7 +6,8 @@ wait at a barrier, then POST one signed ``/netadvisor ask ...`` at the same inst
 the HTTP response. The app is the one ``serve`` runs (Bolt with request verification, served by
 :class:`bot.http.HttpServer`); answers go to a response-URL recorder on 127.0.0.1. Bounded: at
 most ``--rounds`` bursts, each request with a 10 s timeout. Target: none refused or reset, p99
-ack under 1 s. Run::
+ack under 1 s. Then three 10 MiB POSTs (refused 413 unread) and three unsigned 512 KiB POSTs
+(401): the bytes they add to the log, per refused MiB. Run::
 
     python benchmarks/slack_burst.py [--n 100] [--rounds 3]
 """
@@ -17,7 +18,10 @@ import argparse
 import hashlib
 import hmac
 import http.client
+import io
 import json
+import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,6 +120,49 @@ def burst(port: int, n: int, response_base: str) -> tuple[list[float], dict[str,
     return acks, outcomes
 
 
+def refused_log_bytes(port: int) -> tuple[float, float, list[str]]:
+    """Log bytes per refused MiB: for 10 MiB bodies over the limit, and for 512 KiB unsigned
+    ones; and the statuses answered."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    statuses: list[str] = []
+    try:
+        for _ in range(3):
+            size = 10 * 1024 * 1024
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: %d\r\n\r\n" % size)  # fmt: skip
+                try:
+                    for _ in range(size // 65536):
+                        sock.sendall(b"A" * 65536)
+                except OSError:
+                    pass
+                statuses.append(sock.recv(64).split(b"\r\n")[0].decode())
+        big = len(stream.getvalue().encode())
+        stream.seek(0)
+        stream.truncate()
+        for _ in range(3):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            body = b'{"type": "event_callback", "x": "' + b"B" * (512 * 1024) + b'"}'
+            headers = {"Content-Type": "application/json", "X-Slack-Signature": "v0=00",
+                       "X-Slack-Request-Timestamp": str(int(time.time()))}  # fmt: skip
+            connection.request("POST", "/slack/events", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(str(response.status))
+            connection.close()
+        unsigned = len(stream.getvalue().encode())
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    return big / 30, unsigned / 1.5, statuses
+
+
 def main() -> None:
     """Run the bursts and print the figures."""
     parser = argparse.ArgumentParser()
@@ -140,12 +187,17 @@ def main() -> None:
             print(f"round {r + 1}: {n} at once: {dict(sorted(outcomes.items()))}; "
                   f"ack p50 {_pct(acks, 50):.0f} ms, p99 {_pct(acks, 99):.0f} ms")  # fmt: skip
             time.sleep(1)
+        per_big, per_unsigned, statuses = refused_log_bytes(server.port)
     recorder.shutdown()
     failed = sum(count for key, count in totals.items() if key != "200")
     print(f"total: {rounds} x {n}: {failed} not acknowledged {dict(sorted(totals.items()))}; "
           f"ack p50 {_pct(all_acks, 50):.0f} ms, p99 {_pct(all_acks, 99):.0f} ms")  # fmt: skip
     met = failed == 0 and _pct(all_acks, 99) < 1000
     print("target (none refused or reset, p99 ack < 1 s):", "met" if met else "NOT met")
+    print(
+        f"refused requests {statuses}: log growth {per_big:.0f} bytes per refused MiB (10 MiB "
+        f"bodies, 413), {per_unsigned:.0f} bytes per MiB (512 KiB unsigned, 401)"
+    )
 
 
 if __name__ == "__main__":

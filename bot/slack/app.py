@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -24,6 +25,12 @@ from jobs.notify import NotifyError
 __all__ = ["SlackApp", "SocketMode", "create_app", "socket_mode", "wsgi_app"]
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+LISTENER_THREADS: Final = 32
+"""Listeners run at once. Bolt runs each listener (its acknowledgement and then its answer) on
+a pool of 5 threads by default, so under a burst the acknowledgements queued behind answers;
+the HTTP server's own pool is smaller, so this one never makes a request wait for a thread."""
 
 
 class SlackApp(App):
@@ -66,6 +73,7 @@ def create_app(
         request_verification_enabled=signing_secret is not None,
         token_verification_enabled=token_verification,
         logger=_bolt_logger(),
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
     )
     app.signing_secret = signing_secret
     return app
