@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     n, rounds = min(args.n, 500), min(args.rounds, 10)
+    # As serve logs: at info, from before the app is built (Bolt's logger takes the level then).
+    logging.getLogger().setLevel(logging.INFO)
     recorder = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=recorder.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{recorder.server_address[1]}"
