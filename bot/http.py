@@ -321,13 +321,15 @@ class HttpServer:
     def stop(self) -> None:
         """Stop accepting, close the connections, and let the running requests finish (up to
         five seconds)."""
-        # The loop's own thread closes the sockets: the trigger wakes it with this call.
+        # The request threads first: one that finishes after its socket is closed would wake
+        # the loop through a closed trigger (EBADF in that thread).
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        # Then the loop's own thread closes the sockets: the trigger wakes it with this call.
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
         if self._thread is not None:
             self._thread.join(timeout=5)
         else:
             wasyncore.close_all(self._map)
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
     def __enter__(self) -> HttpServer:
         return self.start()
