@@ -8,6 +8,7 @@ now.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -20,12 +21,14 @@ import pytest
 from sqlalchemy import create_engine
 
 from bot.http import HttpServer
+from bot.service import Service
+from bot.settings import load_settings
 from bot.slack.app import create_app, wsgi_app
-from bot.slack.listeners import BotContext, register
-from jobs.scan import LastScan
+from bot.slack.listeners import register
+from bot.wiring import Wiring
 from jobs.store import Store
 from tests.bot.cli.test_digest_and_serve import fleet_config
-from tests.bot.slack.test_listeners import CATALOG, SECRET, Bot, _Recorder, event_body, post, slash
+from tests.bot.slack.test_listeners import SECRET, Bot, _Recorder, event_body, post, slash
 from tests.runner import run
 from tests.servers.slack import SlackServer
 
@@ -71,21 +74,21 @@ def test_ask_about_a_configured_cluster_says_it_cannot_be_answered_now(
 
 
 @pytest.fixture
-def bot_on_a_dead_store(tmp_path: Path) -> Iterator[Bot]:
-    """serve's Slack app (the same context serve builds: the last scan read from the store per
-    question) on a store whose PostgreSQL does not answer."""
+def bot_on_a_dead_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    """serve's Slack app, with the context serve builds (:meth:`Service.bot_context`: the last
+    scan read from the store per question), on a store whose PostgreSQL does not answer."""
+    fleet_config(tmp_path, monkeypatch)  # clusters prod-centos and web
     engine = create_engine(down_url().replace("postgresql://", "postgresql+psycopg://"))
     store = Store(engine)
     responses: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     responses.posts = []
     responses.lock = threading.Lock()
     threading.Thread(target=responses.serve_forever, daemon=True).start()
+    wiring = Wiring(load_settings(), stream=io.StringIO())
+    service = Service(wiring, store, demo=False, stream=io.StringIO())
     with SlackServer(channels={"C0NET": "net"}) as slack:
         app = create_app(token=slack.token, signing_secret=SECRET, api_url=slack.url)
-        context = BotContext(
-            CATALOG, clusters=LastScan(store), store=store, configured=("prod-eu",)
-        )
-        register(app, context)
+        register(app, service.bot_context())
         with HttpServer(wsgi_app(app), port=0) as server:
             yield Bot(f"http://127.0.0.1:{server.port}", slack, responses, "")
     responses.shutdown()
@@ -108,11 +111,13 @@ def test_slash_questions_about_a_cluster_say_they_cannot_be_answered_now(
     bot_on_a_dead_store: Bot,
 ) -> None:
     bot = bot_on_a_dead_store
-    slash(bot, "ask is prod-eu safe?")
-    slash(bot, "cluster prod-eu")
-    first, second = sorted((r["text"] for r in bot.wait_responses(2)), reverse=True)
-    assert first.startswith("prod-eu: cannot be answered now: cluster data is unavailable")
-    assert second.startswith("prod-eu: cannot be answered now")
+    slash(bot, "ask is web safe?")
+    [asked] = bot.wait_responses(1)
+    assert asked["text"] == (
+        "web: cannot be answered now: cluster data is unavailable (the state store did not answer)."
+    )
+    slash(bot, "cluster web")
+    assert bot.wait_responses(2)[1]["text"].startswith("web: cannot be answered now")
 
 
 def test_a_mention_is_answered_while_the_store_is_down(bot_on_a_dead_store: Bot) -> None:
