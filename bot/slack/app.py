@@ -63,8 +63,10 @@ def create_app(
 ) -> SlackApp:
     """A Bolt app whose Web API client uses ``api_url`` (tests point it at 127.0.0.1).
 
-    With a signing secret, every request's signature and timestamp are verified (Bolt rejects a
-    bad signature or a timestamp older than five minutes with 401).
+    With a signing secret, every request's signature and timestamp are verified: by
+    :func:`wsgi_app`'s guard first (401 for a bad signature or a timestamp older than five
+    minutes, 400 for a request Bolt could not parse, each logged on one bounded line), then by
+    Bolt. Bolt's own log lines go through ``bot.slack.bolt``, cut to one bounded line each.
     """
     client = WebClient(token=token, base_url=api_url)
     app = SlackApp(
