@@ -175,6 +175,8 @@ class Answer:
     """The question compares a current state with a changed one (what breaks if X moves)."""
     known_clusters: tuple[str, ...] = ()
     """The clusters of the last scan (named when the question names one that is not)."""
+    unavailable: str | None = None
+    """Why cluster data could not be read for this answer (None: it could, or none was needed)."""
 
     @property
     def language(self) -> str:
@@ -205,6 +207,10 @@ class Answer:
 
     def headline(self) -> str:
         """The verdict as a consequence and an action, in one sentence, in the language asked."""
+        if self.unavailable is not None and self.question.clusters:
+            names = ", ".join(self.question.clusters)
+            unanswerable = words(self.language)["cluster_unavailable"]
+            return unanswerable.format(names, self.unavailable)
         return _headline(self)
 
     def depends_on(self) -> tuple[str, ...]:
@@ -279,6 +285,10 @@ class Answer:
                 "read_at": read.isoformat(timespec="seconds") if read else None,
                 "demo": self.cluster.demo,
             }
+        if self.unavailable is not None:
+            out["cluster_data_unavailable"] = self.unavailable
+        if self.unavailable is not None:
+            out["cluster_data_unavailable"] = self.unavailable
         return out
 
 
@@ -321,19 +331,27 @@ def answer(
     engine: Engine | None = None,
     clusters: Mapping[str, ClusterData] | None = None,
     show_all: bool = False,
+    unavailable: str | None = None,
 ) -> Answer:
-    """Answer a question from the catalog and, for named clusters, the last scan's facts."""
+    """Answer a question from the catalog and, for named clusters, the last scan's facts.
+
+    ``unavailable``: why the last scan's facts cannot be read now (the state store does not
+    answer); the answer then comes from the catalog alone and says so, and a named cluster is
+    said to be unanswerable now rather than unscanned.
+    """
     engine = engine or Engine(catalog.advisories)
-    clusters = clusters or {}
+    clusters = {} if unavailable is not None else (clusters or {})
     advisories = catalog.advisories
     language = question.language
     table = words(language)
     cluster = next((clusters[c] for c in question.clusters if c in clusters), None)
     notes: list[str] = []
+    if unavailable is not None:
+        notes.append(table["unavailable"].format(unavailable))
     for name in question.clusters:
-        if name not in clusters:
+        if name not in clusters and unavailable is None:
             notes.append(table["no_cluster_facts"].format(name))
-    if question.unknown_clusters and cluster is None:
+    if question.unknown_clusters and cluster is None and unavailable is None:
         known = ", ".join(sorted(clusters)) or "-"
         notes.extend(table["unknown_cluster"].format(n, known) for n in question.unknown_clusters)
     for project, version in question.outside:
@@ -401,6 +419,7 @@ def answer(
             examples=EXAMPLES[language if language in EXAMPLES else "en"],
             cluster=cluster,
             notes=tuple(notes),
+            unavailable=unavailable,
         )
 
     symptom_rank: dict[str, int] = {str(m.advisory.id): i for i, m in enumerate(live)}
@@ -433,6 +452,7 @@ def answer(
         known_clusters=tuple(sorted(clusters)),
         cluster=cluster,
         notes=tuple(notes),
+        unavailable=unavailable,
         lead=tuple(lead),
         folded=tuple(folded),
         safe_with=safe_with,

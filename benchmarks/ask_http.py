@@ -1,7 +1,7 @@
 """1,000 questions through the Slack app's HTTP endpoint: p50/p99 to the ack and to the answer.
 
 Each question is a signed ``/netadvisor ask ...`` slash command POSTed to ``/slack/events`` on
-127.0.0.1 (threaded server, Bolt with request verification); the ack is the HTTP response, the
+127.0.0.1 (waitress, Bolt with request verification); the ack is the HTTP response, the
 answer is the POST the app makes to the command's response URL (a recorder on 127.0.0.1).
 Questions need no cluster data. Target: p99 < 100 ms. Run::
 

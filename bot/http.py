@@ -10,22 +10,29 @@ Slack modes.
 
 :func:`operations` wraps the Slack app's WSGI application (:mod:`bot.slack.app`), so that one
 port carries everything; other paths go to the wrapped application. :class:`HttpServer` serves
-it: Bolt's built-in development server handles one request at a time, so a threaded ``wsgiref``
-server runs it instead, and a slow answer never delays the next request's acknowledgement.
+it through waitress, a production WSGI server: a real listen backlog, a bounded thread pool,
+a request-body limit enforced before the body is read, and idle-connection timeouts
+(:class:`Limits`), so that a burst of Slack requests is queued rather than reset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any, Final
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from advisories.catalog import Catalog
+from bot.logs import bounded
 from jobs import metrics
 from jobs.store import Store
 
@@ -33,6 +40,7 @@ __all__ = [
     "Check",
     "CheckResult",
     "HttpServer",
+    "Limits",
     "NotReady",
     "Readiness",
     "catalog_check",
@@ -46,6 +54,12 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Check = Callable[[], str]
 """A readiness check: returns a short note when ready, raises :class:`NotReady` (or any
 exception) when not. Notes and messages are shown at /readyz: no secrets in them."""
+
+log = logging.getLogger(__name__)
+
+# waitress warns once per request queued behind busy threads: a burst of Slack requests would
+# write a line each. Queued is what the pool is for; the burst benchmark measures the wait.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 _TEXT: Final = "text/plain; charset=utf-8"
 _JSON: Final = "application/json"
@@ -208,47 +222,114 @@ def _answer(
     return [body]
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one connection may cost the server."""
+
+    max_body: int = 1024 * 1024
+    """Bytes of request body; a larger ``Content-Length`` is answered 413 before the body is
+    read (Slack's payloads are a few KiB)."""
+    max_header: int = 64 * 1024
+    """Bytes of request line and headers (431 beyond)."""
+    timeout: float = 30.0
+    """Seconds a connection may sit idle, headers or body half sent, before it is closed."""
+    threads: int = 16
+    """Requests handled at once; more wait in the queue (their connections stay open)."""
+    backlog: int = 1024
+    """Connections the kernel queues before they are accepted."""
+    connections: int = 512
+    """Open connections at once; more wait in the backlog."""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        # Request lines would carry nothing secret, but they are noise at Slack's volume.
-        return
+class _LoggingErrorTask(ErrorTask):  # type: ignore[misc]
+    """waitress's answer to a request it refuses itself (413, 431, 400): one bounded log line,
+    never the body (which is not read)."""
+
+    def execute(self) -> None:
+        request = self.request
+        error = request.error
+        log.warning(
+            "refused %s %s %s from %s: %s",
+            error.code,
+            bounded(getattr(request, "command", "") or "-", 16),
+            bounded(getattr(request, "path", "") or "-", 200),
+            bounded(str(self.channel.addr[0]) if self.channel.addr else "-", 64),
+            bounded(str(error.body), 200),
+        )
+        super().execute()
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = _LoggingErrorTask
 
 
 class HttpServer:
-    """A threaded WSGI server on ``host:port`` (port 0 picks a free one), run in a thread."""
+    """The production WSGI server (waitress) on ``host:port`` (port 0 picks a free one), run
+    in a thread.
 
-    def __init__(self, application: WsgiApp, host: str = "127.0.0.1", port: int = 3000) -> None:
-        self._server = make_server(host, port, application, server_class=_ThreadingServer,
-                                   handler_class=_QuietHandler)  # fmt: skip
+    waitress reads requests on one asynchronous loop and hands complete ones to a bounded pool
+    of :attr:`Limits.threads` threads, so a burst of connections waits in its queue and the
+    kernel's backlog instead of being reset, a slow or half-sent request ties up no thread, and
+    a body over :attr:`Limits.max_body` is refused with 413 before it is read.
+    """
+
+    def __init__(
+        self,
+        application: WsgiApp,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        limits: Limits = Limits(),
+    ) -> None:
+        self.limits = limits
+        self._map: dict[int, Any] = {}
+        self._server = create_server(
+            application,
+            map=self._map,
+            host=host,
+            port=port,
+            threads=limits.threads,
+            backlog=limits.backlog,
+            connection_limit=limits.connections,
+            channel_timeout=max(1, int(limits.timeout)),
+            cleanup_interval=max(1, int(limits.timeout) // 2),
+            max_request_body_size=limits.max_body + 1,  # waitress refuses at >=
+            max_request_header_size=limits.max_header,
+            expose_tracebacks=False,
+            ident="netadvisor",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._server.channel_class = _Channel
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
         """The port it listens on."""
-        return int(self._server.server_address[1])
+        return int(self._server.effective_port)
 
     def start(self) -> HttpServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
                                         name="netadvisor-http")  # fmt: skip
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in this thread until :meth:`stop` is called from another."""
-        self._server.serve_forever()
+        with contextlib.suppress(OSError):  # the sockets closed under the loop by stop()
+            self._server.run()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop accepting, close the connections, and let the running requests finish (up to
+        five seconds)."""
+        # The request threads first: one that finishes after its socket is closed would wake
+        # the loop through a closed trigger (EBADF in that thread).
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        # Then the loop's own thread closes the sockets: the trigger wakes it with this call.
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
         if self._thread is not None:
             self._thread.join(timeout=5)
+        else:
+            wasyncore.close_all(self._map)
 
     def __enter__(self) -> HttpServer:
         return self.start()

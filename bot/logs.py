@@ -30,6 +30,7 @@ __all__ = [
     "LEVELS",
     "JsonFormatter",
     "TextFormatter",
+    "bounded",
     "configure",
     "configured",
     "redact",
@@ -55,6 +56,13 @@ _STANDARD: Final = frozenset(
 )
 
 _secrets: set[str] = set()
+
+
+def bounded(text: str, limit: int = 120) -> str:
+    """``text`` on one line of printable ASCII, at most ``limit`` characters (for log lines
+    that carry untrusted input)."""
+    flat = text.encode("unicode_escape", "replace").decode("ascii")
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def redact(text: str) -> str:

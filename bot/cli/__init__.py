@@ -39,6 +39,7 @@ from bot.cli import (
 from bot.cli.flags import PROG, Parser, UsageError, VersionAction
 from bot.settings import Settings, SettingsError, load_settings
 from bot.wiring import SetupError, Wiring
+from jobs.store import describe_fault
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -157,5 +158,13 @@ def _dispatch(args: argparse.Namespace, wiring: Wiring, out: TextIO, err: TextIO
         # The reader went away (``netadvisor ... | head``): stop quietly, as Unix tools do.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        # The state database failing under a command (a full disk, a database stopped in the
+        # middle of a scan) is one line, not a chain of driver tracebacks.
+        fault = describe_fault(exc)
+        if fault is None:
+            raise
+        print(f"{PROG}: state database: {fault}", file=err)
         return 1
     return code

@@ -39,17 +39,30 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     """``netadvisor ask "QUESTION" [--json]``."""
     catalog = w.catalog
+    unavailable = None
     try:
         clusters = last_scan(w.existing_store(w.database()))
     except StoreError as exc:
-        print(f"{PROG}: {exc}", file=err)
-        return 1
+        # The catalog still answers what needs no cluster; the configured names still let a
+        # question about a cluster be recognised (and said to be unanswerable now).
+        print(f"{PROG}: warning: {exc}", file=err)
+        unavailable = "the state store did not answer"
+        clusters = {}
+    names = tuple(clusters) or tuple(c.name for c in w.settings.fleet.clusters)
     question = parse_question(
-        args.question, clusters=tuple(clusters), advisory_ids=[a.id for a in catalog.advisories]
+        args.question, clusters=names, advisory_ids=[a.id for a in catalog.advisories]
     )
-    ans = answer(question, catalog, engine=w.engine, clusters=clusters, show_all=args.all)
+    ans = answer(
+        question,
+        catalog,
+        engine=w.engine,
+        clusters=clusters,
+        show_all=args.all,
+        unavailable=unavailable,
+    )
     if args.json:
         documents.dump(documents.answer(ans), out)
     else:
         print(ans.text(), file=out)
-    return 0
+    # A question about a cluster was not answered: say so in the exit code too.
+    return 1 if unavailable is not None and question.clusters else 0

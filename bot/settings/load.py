@@ -89,6 +89,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(str(path), "", f"cannot read the file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            str(path), "", f"not UTF-8 text (byte {exc.start + 1} is not UTF-8); save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -222,3 +226,5 @@ def _read_secret(path: Path, where: str) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise SettingsError(where, "", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(where, "", f"{str(path)!r} is not UTF-8 text") from None

@@ -7,8 +7,10 @@ adapter; :mod:`bot.http` serves it on the operations port beside ``/healthz``, `
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -16,11 +18,40 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.logs import bounded
+from bot.slack.guard import guarded
 from jobs.notify import NotifyError
 
-__all__ = ["SocketMode", "create_app", "socket_mode", "wsgi_app"]
+__all__ = ["SlackApp", "SocketMode", "create_app", "socket_mode", "wsgi_app"]
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+LISTENER_THREADS: Final = 32
+"""Listeners run at once. Bolt runs each listener (its acknowledgement and then its answer) on
+a pool of 5 threads by default, so under a burst the acknowledgements queued behind answers;
+the HTTP server's own pool is smaller, so this one never makes a request wait for a thread."""
+
+
+class SlackApp(App):
+    """A Bolt ``App`` that remembers its signing secret, for :func:`wsgi_app`'s guard."""
+
+    signing_secret: str | None = None
+
+
+class _BoundedRecords(logging.Filter):
+    """Bolt's own log lines cut to one bounded line: some quote a request's whole body."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = bounded(record.getMessage(), 300), ()
+        return True
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.slack.bolt")
+    if not any(isinstance(f, _BoundedRecords) for f in logger.filters):
+        logger.addFilter(_BoundedRecords())
+    return logger
 
 
 def create_app(
@@ -29,24 +60,34 @@ def create_app(
     signing_secret: str | None,
     api_url: str = "https://slack.com/api/",
     token_verification: bool = True,
-) -> App:
+) -> SlackApp:
     """A Bolt app whose Web API client uses ``api_url`` (tests point it at 127.0.0.1).
 
-    With a signing secret, every request's signature and timestamp are verified (Bolt rejects a
-    bad signature or a timestamp older than five minutes with 401).
+    With a signing secret, every request's signature and timestamp are verified: by
+    :func:`wsgi_app`'s guard first (401 for a bad signature or a timestamp older than five
+    minutes, 400 for a request Bolt could not parse, each logged on one bounded line), then by
+    Bolt. Bolt's own log lines go through ``bot.slack.bolt``, cut to one bounded line each.
     """
     client = WebClient(token=token, base_url=api_url)
-    return App(
+    app = SlackApp(
         client=client,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         token_verification_enabled=token_verification,
+        logger=_bolt_logger(),
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="slack"),
     )
+    app.signing_secret = signing_secret
+    return app
 
 
 def wsgi_app(app: App | None, healthy: Callable[[], bool] = lambda: True) -> WsgiApp:
-    """``/healthz`` (200 ``ok`` or 503) and, when ``app`` is given, ``/slack/events``."""
-    slack = SlackRequestHandler(app) if app is not None else None
+    """``/healthz`` (200 ``ok`` or 503) and, when ``app`` is given, ``/slack/events`` behind
+    :func:`bot.slack.guard.guarded` (signature, timestamp and body checked before Bolt)."""
+    slack = None
+    if app is not None:
+        secret = app.signing_secret if isinstance(app, SlackApp) else None
+        slack = guarded(SlackRequestHandler(app), secret)
 
     def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -6,9 +6,12 @@ and upstream tracking's tables. This package is the only import path used outsid
 - :mod:`jobs.store.tx`: :class:`Tx`: every read and write inside one transaction;
 - :mod:`jobs.store.upstream`: :class:`UpstreamStore`: upstream tracking's tables;
 - :mod:`jobs.store.schema`: the tables and schema versions;
-- :mod:`jobs.store.codec`: how a scan's facts are kept.
+- :mod:`jobs.store.codec`: how a scan's facts are kept;
+- :mod:`jobs.store.replays`: Slack requests already acted on;
+- :mod:`jobs.store.faults`: database faults said in one line.
 """
 
+from jobs.store.faults import describe as describe_fault
 from jobs.store.records import (
     ClusterRecord,
     ClusterState,
@@ -20,6 +23,7 @@ from jobs.store.records import (
     MuteRecord,
     StoreError,
 )
+from jobs.store.replays import first_time, forget
 from jobs.store.store import Store, store_figures
 from jobs.store.tx import Tx
 from jobs.store.upstream import UpstreamStore, UpstreamStoreError
@@ -38,5 +42,8 @@ __all__ = [
     "Tx",
     "UpstreamStore",
     "UpstreamStoreError",
+    "describe_fault",
+    "first_time",
+    "forget",
     "store_figures",
 ]

@@ -38,8 +38,9 @@ __all__ = [
     "stored_version",
 ]
 
-SCHEMA_VERSION: Final = 2
-"""The version of the tables below (2: mutes from the configuration file)."""
+SCHEMA_VERSION: Final = 3
+"""The version of the tables below (2: mutes from the configuration file; 3: ``replays``,
+Slack requests already acted on)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -198,6 +199,17 @@ digests = Table(
     Column("last_at", UTCDateTime, nullable=False),
 )
 
+replays = Table(
+    "replays",
+    metadata,
+    # Version 3: a Slack request acted on once (an event's id, a state-changing command's
+    # signature), hashed; every replica reads the same table, so a retry or replay that reaches
+    # another replica is not acted on again. Rows older than a day are pruned.
+    Column("key", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False, index=True),
+)
+
 Migration = Callable[[Connection], None]
 
 
@@ -211,7 +223,12 @@ def _v2_config_mutes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_mutes_source_key ON mutes (source, config_key)")
 
 
-MIGRATIONS: Final[Mapping[int, Migration]] = {2: _v2_config_mutes}
+def _v3_replays(conn: Connection) -> None:
+    # create_all has already added the table to an older database; this keeps the step whole.
+    replays.create(conn, checkfirst=True)
+
+
+MIGRATIONS: Final[Mapping[int, Migration]] = {2: _v2_config_mutes, 3: _v3_replays}
 """``{n: upgrade}``: ``upgrade`` turns a version ``n - 1`` database into version ``n``.
 
 Version 1 is the first schema; later versions add their upgrade here (``ALTER TABLE``...).

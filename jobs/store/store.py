@@ -12,6 +12,7 @@ whose methods read and write frozen records. Concurrency:
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from jobs.metrics import StoreFigures
-from jobs.store import schema
+from jobs.store import faults, schema
 from jobs.store.records import ClusterState, MatchState, StoreError
 from jobs.store.tx import Tx
 
@@ -101,6 +102,8 @@ class Store:
             raise StoreError(f"{display}: only SQLite and PostgreSQL are supported")
         store = Store(engine)
         try:
+            if engine.dialect.name == "sqlite":
+                _refuse_damaged(engine, display)
             for attempt in range(5):
                 try:
                     store.migrate()
@@ -196,6 +199,23 @@ def _retryable(exc: DBAPIError) -> bool:
     if code in {"40001", "40P01", "23505"}:
         return True
     return "database is locked" in str(exc.orig)
+
+
+def _refuse_damaged(engine: Engine, display: str) -> None:
+    """Raise :class:`StoreError` when SQLite's ``quick_check`` finds the file damaged."""
+    try:
+        raw = engine.raw_connection()
+        try:
+            problem = faults.quick_check(raw.driver_connection)
+        finally:
+            raw.close()
+    except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+        problem = _short(exc)
+    if problem is not None:
+        raise StoreError(
+            f"{display}: the SQLite file is damaged (quick_check: {problem}); restore it from "
+            "a backup, or move it away to start a new one"
+        )
 
 
 def _short(exc: BaseException) -> str:

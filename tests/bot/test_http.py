@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine
 from advisories.catalog import Catalog
 from bot.http import (
     HttpServer,
+    Limits,
     NotReady,
     Readiness,
     catalog_check,
@@ -356,3 +358,40 @@ def test_every_metric_the_readme_names_is_exposed() -> None:
         metrics.REGISTRY.unregister(collector)
     missing = sorted(n for n in named if f"# TYPE {n} " not in exposed and f"\n{n}" not in exposed)
     assert missing == []
+
+
+def test_half_sent_requests_hold_no_thread_and_idle_connections_are_closed() -> None:
+    limits = Limits(threads=2, timeout=1.0)
+    with HttpServer(operations(None, Readiness({})), port=0, limits=limits) as server:
+        # More half-sent requests than request threads: the server still answers.
+        stalled = []
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Le")
+            stalled.append(sock)
+        status, _, body = _get(f"http://127.0.0.1:{server.port}/healthz")
+        assert (status, body) == (200, b"ok\n")
+        # Past the idle timeout, the server closes them (recv answers b"" rather than hanging).
+        for sock in stalled:
+            with sock:
+                assert sock.recv(1024) == b""
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read() -> None:
+    with HttpServer(
+        operations(None, Readiness({})), port=0, limits=Limits(max_body=1000)
+    ) as server:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/slack/events", data=b"x" * 1001, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 413
+        accepted = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/slack/events", data=b"x" * 1000, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as not_found:
+            urllib.request.urlopen(accepted, timeout=10)
+        not_found.value.close()
+        assert not_found.value.code == 404  # read and passed on: no Slack app here

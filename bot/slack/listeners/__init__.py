@@ -11,11 +11,14 @@ from slack_bolt import App
 
 from bot.slack.listeners import commands, events
 from bot.slack.listeners.context import BotContext, ReplyError
+from bot.slack.listeners.replays import retry_middleware
 
 __all__ = ["BotContext", "ReplyError", "register"]
 
 
 def register(app: App, context: BotContext) -> None:
-    """Register the ``/netadvisor`` command and the mention / direct-message listeners."""
+    """Register the ``/netadvisor`` command and the mention / direct-message listeners, behind
+    a middleware that acknowledges an event already delivered without acting on it again."""
+    app.middleware(retry_middleware(context.store, context.now))
     commands.register(app, context)
     events.register(app, context)

@@ -7,12 +7,13 @@ Unknown subcommands get the help.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 
 from advisories.answers import ClusterData
 from advisories.facts import FactError
@@ -22,8 +23,10 @@ from advisories.planning import Change, Plan, parse_change, safe_targets, what_i
 from bot.slack.answers import advisory_blocks, answer_blocks, plain_blocks, plan_blocks
 from bot.slack.blocks import escape
 from bot.slack.listeners.context import MAX_INPUT, BotContext, ReplyError
+from bot.slack.listeners.replays import Recent, command_key, first_delivery
 from jobs.mutes import MAX_MUTE_DAYS, MAX_REASON
 from jobs.muting import MuteError, add_mute, lift_mute, list_mutes
+from jobs.store import StoreError, forget
 
 __all__ = ["HELP", "SUBCOMMANDS", "register"]
 
@@ -47,11 +50,17 @@ HELP: Final = "\n".join(
 
 Reply = tuple[str, list[dict[str, Any]]]
 
+_STATE_CHANGING: Final = frozenset({"mute", "unmute"})
+"""Subcommands carried out once per signed request (a replay is answered, not run again)."""
+
 
 def register(app: App, context: BotContext) -> None:
     """Register ``/netadvisor``."""
+    recent = Recent()
 
-    def netadvisor(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def netadvisor(
+        ack: Ack, command: dict[str, Any], respond: Respond, request: BoltRequest
+    ) -> None:
         text = str(command.get("text") or "")[:MAX_INPUT].strip()
         sub, _, rest = text.partition(" ")
         handler = _HANDLERS.get(sub.lower())
@@ -59,14 +68,29 @@ def register(app: App, context: BotContext) -> None:
             ack(text="netadvisor help", blocks=plain_blocks(HELP), response_type="ephemeral")
             return
         ack(text=f"netadvisor {sub.lower()}: working on it…", response_type="ephemeral")
+        key = command_key(request) if sub.lower() in _STATE_CHANGING else None
+        if key is not None and not first_delivery(
+            context.store, recent, "command", key, context.now()
+        ):
+            log.info("/netadvisor %s: a repeated request, not carried out again", sub.lower())
+            summary = f"netadvisor {sub.lower()}: this request was already carried out"
+            respond(text=summary, blocks=plain_blocks(f":information_source: {summary}"),
+                    response_type="ephemeral", replace_original=False)  # fmt: skip
+            return
         try:
             summary, blocks = handler(context, rest.strip(), command)
         except ReplyError as exc:
-            summary, blocks = str(exc), plain_blocks(f":warning: {escape(str(exc))}")
+            summary = escape(str(exc))
+            blocks = plain_blocks(f":warning: {summary}")
         except Exception:  # the user gets an answer, the log gets the trace
             log.exception("/netadvisor %s failed", sub.lower())
             summary = "netadvisor could not answer; the error is in its log"
             blocks = plain_blocks(f":warning: {summary}")
+        else:
+            key = None  # carried out: a repeat is answered, not run
+        if key is not None and context.store is not None:
+            with contextlib.suppress(StoreError):  # not carried out: a repeat may try again
+                forget(context.store, "command", key)
         respond(text=summary[:3000], blocks=blocks, response_type="ephemeral",
                 replace_original=False)  # fmt: skip
 
@@ -98,7 +122,10 @@ def _change(sub: str, text: str) -> Change:
 
 
 def _cluster_of(context: BotContext, name: str) -> ClusterData:
-    clusters = context.clusters()
+    clusters, unavailable = context.cluster_data()
+    if unavailable is not None:
+        raise ReplyError(f"{name[:60]}: cannot be answered now: cluster data is unavailable "
+                         f"({unavailable}); questions that need no cluster still are")  # fmt: skip
     if name not in clusters:
         known = ", ".join(sorted(clusters)) or "none yet"
         raise ReplyError(f"unknown cluster {name!r} (scanned: {known})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from advisories.questions import parse_question
 from jobs.store import Store
 
 __all__ = ["MAX_INPUT", "BotContext", "ReplyError"]
+
+log = logging.getLogger(__name__)
 
 MAX_INPUT = 2000
 """Characters of user text read from a command or message; the rest is ignored."""
@@ -62,11 +65,25 @@ class BotContext:
             self.engine = Engine(self.catalog.advisories)
         self.ids = tuple(a.id for a in self.catalog.advisories)
 
+    def cluster_data(self) -> tuple[Mapping[str, ClusterData], str | None]:
+        """The last scan's facts by cluster name, and None; or, when they cannot be read (the
+        state store does not answer), nothing and why, in words for the person asking."""
+        try:
+            return self.clusters(), None
+        except Exception as exc:  # whatever the database driver raises: answer without it
+            log.warning("cluster data unavailable: %s", type(exc).__name__)
+            return {}, "the state store did not answer"
+
     def ask(self, text: str) -> Answer:
-        """Answer a question (bounded to :data:`MAX_INPUT` characters)."""
-        clusters = self.clusters()
-        question = parse_question(text[:MAX_INPUT], clusters=tuple(clusters), advisory_ids=self.ids)
-        return answer(question, self.catalog, engine=self.engine, clusters=clusters)
+        """Answer a question (bounded to :data:`MAX_INPUT` characters); from the catalog alone,
+        with a note saying so, when cluster data cannot be read now."""
+        clusters, unavailable = self.cluster_data()
+        # Without the last scan, the configured names still let a question about a cluster be
+        # recognised (and said to be unanswerable now).
+        names = tuple(clusters) if unavailable is None else self.configured
+        question = parse_question(text[:MAX_INPUT], clusters=names, advisory_ids=self.ids)
+        return answer(question, self.catalog, engine=self.engine, clusters=clusters,
+                      unavailable=unavailable)  # fmt: skip
 
     def may_mute(self, user: str | None, channel: str | None) -> bool:
         """Mutes are limited to configured users or channels."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from advisories.catalog import builtin_catalog_dir
 from tests.runner import run
 
 ASSETS = Path(__file__).parents[2] / "assets"
@@ -94,11 +95,30 @@ def test_catalog_list_show_features_validate() -> None:
     assert code == 2 and "unknown advisory" in err
 
 
-def test_catalog_validate_reports_a_broken_directory_with_exit_1(tmp_path: Path) -> None:
+def test_catalog_validate_reports_a_broken_directory_with_exit_2(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("id: X-1\ntitle: t\n", encoding="utf-8")
     code, _, err = run("catalog", "validate", str(tmp_path))
-    assert code == 1
+    assert code == 2
     assert "x.yaml [X-1]: component: missing" in err
+
+
+def test_catalog_validate_refuses_a_file_that_duplicates_a_builtin_id(tmp_path: Path) -> None:
+    builtin = next(p for p in builtin_catalog_dir().rglob("KP-IPVS-CONN-REUSE.yaml"))
+    (tmp_path / "mine.yaml").write_bytes(builtin.read_bytes())
+    code, out, err = run("catalog", "validate", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert f"{tmp_path / 'mine.yaml'} [KP-IPVS-CONN-REUSE]: id: duplicate id" in err
+    # --catalog-dir refuses the same directory
+    assert run("--catalog-dir", str(tmp_path), "catalog", "list")[0] != 0
+
+
+def test_catalog_validate_counts_only_the_directorys_advisories(tmp_path: Path) -> None:
+    builtin = next(p for p in builtin_catalog_dir().rglob("KP-IPVS-CONN-REUSE.yaml"))
+    text = builtin.read_text(encoding="utf-8").replace("KP-IPVS-CONN-REUSE", "LOCAL-IPVS-1")
+    (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+    code, out, _ = run("catalog", "validate", str(tmp_path))
+    assert code == 0
+    assert out.startswith("ok: 1 advisories valid")
 
 
 def test_osv_export_validates_against_the_osv_schema() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Secret, SettingsError, load_settings, settings_table
+from tests.runner import run
 
 FLEET = """\
 concurrency: 8
@@ -164,3 +165,14 @@ def test_the_settings_table_lists_every_setting_with_its_variable() -> None:
         "`cluster-timeout` | `NETADVISOR_CLUSTER_TIMEOUT`",
     ):
         assert row in table
+
+
+def test_a_configuration_file_that_is_not_utf8_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"clusters:\n  - name: caf\xe9\n    dump: x.json\n")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_settings(path)
+    code, out, err = run("inventory", "--config", str(path))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"netadvisor: {path}: not UTF-8 text (byte 24 is not UTF-8); "
+                                "save it as UTF-8"]  # fmt: skip

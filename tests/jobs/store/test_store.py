@@ -20,6 +20,8 @@ from jobs.store import (
     MuteRecord,
     Store,
     StoreError,
+    first_time,
+    forget,
     schema,
 )
 from tests.tracked_fleet import cluster, engine, unreadable
@@ -361,3 +363,33 @@ def test_unusable_databases_raise_store_error_without_the_password(url: str) -> 
     with pytest.raises(StoreError) as caught:
         Store.open(url)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_request_is_new_once_until_it_is_forgotten_or_a_day_old(store: Store) -> None:
+    assert first_time(store, "event", "Ev01", NOW)
+    assert not first_time(store, "event", "Ev01", NOW + timedelta(seconds=1))
+    # the same value of another kind is another request
+    assert first_time(store, "command", "Ev01", NOW)
+    forget(store, "event", "Ev01")
+    assert first_time(store, "event", "Ev01", NOW)
+    assert first_time(store, "event", "Ev01", NOW + timedelta(days=1, seconds=1))
+    with store.transaction() as tx:
+        kept = tx.conn.execute(select(schema.replays.c.kind)).scalars().all()
+    assert sorted(kept) == ["event"]  # the day-old records were pruned
+
+
+def test_two_stores_on_one_database_agree_on_the_first_delivery(url: str) -> None:
+    with Store.open(url) as one, Store.open(url) as two:
+        outcomes = [first_time(s, "event", "Ev02", NOW) for s in (one, two, one)]
+    assert outcomes == [True, False, False]
+
+
+def test_a_version_2_database_gets_the_replays_table(url: str) -> None:
+    with Store.open(url) as store, store.transaction() as tx:
+        tx.conn.exec_driver_sql("DROP TABLE replays")
+        tx.conn.execute(
+            update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2")
+        )
+    with Store.open(url) as store:
+        assert store.schema_version() == schema.SCHEMA_VERSION == 3
+        assert first_time(store, "event", "Ev03", NOW)
