@@ -17,8 +17,8 @@ from typing import Final
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from jobs.store.schema import replays
 from jobs.store.records import StoreError
+from jobs.store.schema import replays
 from jobs.store.store import Store
 
 __all__ = ["KEEP", "first_time", "forget"]
