@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -51,7 +52,7 @@ _REFERENCE_TYPES: Final = frozenset(
      "EVIDENCE", "WEB"}
 )  # fmt: skip
 _TOP_FIELDS: Final = frozenset(
-    {"id", "title", "title_zh", "component", "decided_by", "summary", "symptoms",
+    {"id", "title", "title_zh", "modified", "component", "decided_by", "summary", "symptoms",
      "recommendation", "workaround", "references", "source", "notes", "cases"}
 )  # fmt: skip
 _REQUIRED: Final = ("id", "title", "component", "decided_by", "summary", "recommendation", "cases")
@@ -202,6 +203,7 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
             problem("decided_by", f"unknown value {data['decided_by']!r} (valid: {valid})")
     title = _string(data, "title", problem)
     title_zh = _string(data, "title_zh", problem, required=False) or None
+    modified = _day(data.get("modified"), "modified", problem)
     summary = _string(data, "summary", problem)
     source = _string(data, "source", problem, required=False)
     recommendation = _text(data.get("recommendation"), "recommendation", problem)
@@ -236,7 +238,23 @@ def parse_advisory(data: Any, path: str, issues: list[CatalogIssue]) -> Advisory
         notes=tuple(notes),
         path=path,
         title_zh=title_zh,
+        modified=modified,
     )
+
+
+def _day(value: Any, field: str, problem: Any) -> date | None:
+    """A day written ``YYYY-MM-DD`` (YAML reads it as a date already, or as text)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        problem(field, f"must be a day as YYYY-MM-DD, got {value!r}")
+        return None
 
 
 def _string(data: Mapping[str, Any], key: str, problem: Any, required: bool = True) -> str:

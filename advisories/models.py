@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from typing import NewType
 
@@ -172,6 +173,8 @@ class Advisory:
     """The file it was loaded from."""
     title_zh: str | None = None
     """The title in Chinese, where the catalog has it."""
+    modified: date | None = None
+    """The day the advisory itself last changed (OSV's ``modified``); None: not recorded."""
 
     def title_in(self, language: str = "en") -> str:
         """The title in ``language`` if the catalog has it, else English."""

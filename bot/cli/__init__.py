@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+import argcomplete
+
 from advisories.catalog import CatalogError
 from bot import logs
 from bot.cli import (
     ask,
     catalog,
     check,
+    completion,
     digest,
     doctor,
     init,
@@ -57,10 +60,11 @@ COMMANDS = (
     report,
     doctor,
     init,
+    completion,
 )
 """The command modules, in the order ``--help`` lists their commands."""
 
-_NO_SETTINGS = frozenset({"catalog", "check"})
+_NO_SETTINGS = frozenset({"catalog", "check", "completion"})
 """Commands that read no configuration (a broken configuration file never stops them)."""
 
 
@@ -103,6 +107,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     out = out or sys.stdout
     err = err or sys.stderr
     parser = build_parser()
+    # Under a shell's completion hook (``netadvisor completion``), print the candidates and exit.
+    argcomplete.autocomplete(parser)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(argv)

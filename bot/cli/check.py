@@ -12,11 +12,13 @@ from advisories.fixes import find_fixes
 from advisories.models import Verdict
 from bot.cli.flags import (
     add_fact_flags,
+    add_output_flag,
     add_severity_flag,
     described_components,
     facts_from_args,
     severe_enough,
 )
+from bot.report.markdown import render_check_markdown
 from bot.terminal import catalog as text
 from bot.terminal import json as documents
 from bot.wiring import Wiring
@@ -34,7 +36,7 @@ def register(commands: Any) -> None:
     )
     check.set_defaults(run=run)
     add_fact_flags(check)
-    check.add_argument("--json", action="store_true", help="print one JSON object")
+    add_output_flag(check, ("text", "json", "markdown"))
     check.add_argument(
         "--fail-on",
         choices=("affected", "unknown"),
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         if r.verdict is Verdict.NOT_AFFECTED or severe_enough(r.severity, args.severity)
     ]
     components = described_components(facts)
-    if args.json:
+    if args.output in ("json", "markdown"):
         # Alternatives, best first, that make every at-risk advisory in scope not affected.
         at_risk = [
             r.id
@@ -64,7 +66,10 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         ]
         fixes = find_fixes(w.engine, [facts], at_risk, strict=True)
         document = documents.check(catalog, resolved.facts, components, results, args.lang, fixes)
-        documents.dump(document, out)
+        if args.output == "markdown":
+            out.write(render_check_markdown(document))
+        else:
+            documents.dump(document, out)
     else:
         print(text.render_check(results, components, catalog.version, args.lang), file=out)
     return _fail_level(results, components, args.fail_on)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
-from bot.cli.flags import add_fleet_flags, add_state_flag, fleet_flags
+from bot.cli.flags import add_fleet_flags, add_output_flag, add_state_flag, fleet_flags
 from bot.terminal import json as documents
 from bot.wiring import SetupError, Wiring
 from jobs.checks import CheckResult, CheckStatus
@@ -33,6 +33,7 @@ def register(commands: Any) -> None:
     )
     doctor.set_defaults(run=run)
     add_fleet_flags(doctor)
+    add_output_flag(doctor, ("text", "json"))
     add_state_flag(doctor)
     doctor.add_argument(
         "--post-test", action="store_true", help="also post a test message in every routed channel"
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
                                    "set database: or NETADVISOR_DATABASE_URL"))  # fmt: skip
     else:
         results.append(w.check_database(database))
-    if args.json:
+    if args.output == "json":
         documents.dump(documents.checks(results), out)
     else:
         print(format_checks(results), file=out)

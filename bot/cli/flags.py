@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from importlib import metadata
 from typing import Any, NoReturn, TextIO
 
+from argcomplete.completers import ChoicesCompleter
+
 from advisories.catalog import load_catalog
 from advisories.derive import OS_RELEASES, parse_os
 from advisories.facts import COMPONENTS, FACTS, FEATURES, FactError, FactKind, Facts, parse_fact
@@ -32,6 +34,7 @@ __all__ = [
     "add_config_flag",
     "add_fact_flags",
     "add_fleet_flags",
+    "add_output_flag",
     "add_settings_flags",
     "add_severity_flag",
     "add_state_flag",
@@ -187,7 +190,7 @@ def add_fact_flags(parser: argparse.ArgumentParser) -> None:
             metavar = "ENCAP"
         elif spec.kind is FactKind.KERNEL:
             metavar = "KERNEL"
-        group.add_argument(
+        action = group.add_argument(
             *flags,
             dest="facts",
             action="append",
@@ -195,10 +198,19 @@ def add_fact_flags(parser: argparse.ArgumentParser) -> None:
             metavar=metavar,
             help=spec.description + (" (repeatable)" if spec.kind is FactKind.SET else ""),
         )
-    group.add_argument("--feature", action="append", default=[], type=_feature_type,
-                       metavar="NAME", help="a feature that is on (repeatable)")  # fmt: skip
-    group.add_argument("--no-feature", action="append", default=[], type=_feature_type,
-                       metavar="NAME", help="a feature that is off (repeatable)")  # fmt: skip
+        if spec.values:  # shell completion offers the values (argcomplete reads .completer)
+            action.completer = ChoicesCompleter({v: v for v in spec.values})  # type: ignore[attr-defined]
+    for flag, state in (("--feature", "on"), ("--no-feature", "off")):
+        action = group.add_argument(
+            flag,
+            action="append",
+            default=[],
+            type=_feature_type,
+            metavar="NAME",
+            help=f"a feature that is {state} (repeatable)",
+        )
+        features = {name: spec.description for name, spec in FEATURES.items()}
+        action.completer = ChoicesCompleter(features)  # type: ignore[attr-defined]
 
 
 def add_severity_flag(parser: argparse.ArgumentParser) -> None:
@@ -247,7 +259,7 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_fleet_flags(parser: argparse.ArgumentParser) -> None:
-    """Where clusters come from, how many are read at once, how long one may take, ``--json``."""
+    """Where clusters come from, how many are read at once, how long one may take."""
     group = parser.add_argument_group("where clusters come from (first that applies)")
     group.add_argument(
         "--config",
@@ -289,10 +301,23 @@ def add_fleet_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time one cluster may take in all (default 30)",
     )
+
+
+def add_output_flag(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    """``--output FORMAT`` (``-o``), and ``--json`` as a synonym of ``--output json``."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=formats,
+        default="text",
+        help="text (default), " + ", ".join(f for f in formats if f != "text"),
+    )
     parser.add_argument(
         "--json",
-        action="store_true",
-        help="print one JSON object (and nothing else) on standard output",
+        dest="output",
+        action="store_const",
+        const="json",
+        help="print one JSON object (and nothing else) on standard output; = --output json",
     )
 
 

@@ -16,7 +16,7 @@ import argparse
 from typing import Any, TextIO
 
 from advisories.fleet import ClusterStatus
-from bot.cli.flags import PROG, add_fleet_flags, prepare_fleet
+from bot.cli.flags import PROG, add_fleet_flags, add_output_flag, prepare_fleet
 from bot.terminal import json as documents
 from bot.terminal.fleet import ProgressBar, render_inventory
 from bot.wiring import Wiring
@@ -36,6 +36,7 @@ def register(commands: Any) -> None:
     )
     inventory.set_defaults(run=run)
     add_fleet_flags(inventory)
+    add_output_flag(inventory, ("text", "json"))
     inventory.add_argument(
         "--print-dump-command",
         action="store_true",
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         progress=bar,
     )
     bar.clear()
-    if args.json:
+    if args.output == "json":
         documents.dump(documents.inventory(clusters), out)
     else:
         print(render_inventory(clusters, {t.name: t.origin for t in fleet.targets}), file=out)

@@ -16,12 +16,16 @@ from advisories.models import Verdict
 from bot.cli.flags import (
     PROG,
     add_fleet_flags,
+    add_output_flag,
     add_severity_flag,
     add_state_flag,
     config_mutes,
     prepare_fleet,
     severe_enough,
 )
+from bot.report.html import render_html
+from bot.report.markdown import render_scan_markdown
+from bot.report.model import read_scan
 from bot.terminal import json as documents
 from bot.terminal.fleet import ProgressBar, render_scan, render_summary
 from bot.wiring import Wiring
@@ -41,6 +45,7 @@ def register(commands: Any) -> None:
     )
     parser.set_defaults(run=run)
     add_fleet_flags(parser)
+    add_output_flag(parser, ("text", "json", "markdown", "html"))
     parser.add_argument(
         "--fail-on",
         choices=("affected", "unknown"),
@@ -78,8 +83,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         print(f"{PROG}: state: {store.display_url}{note}{dry}", file=err)
         if not dry_run and not config_mutes(w, store, err):
             return 2
-    # Printed messages wait until the report is printed (standard error under --json).
-    buffer = None if args.json else io.StringIO()
+    # Printed messages wait until the report is printed (standard error for a document).
+    buffer = None if args.output != "text" else io.StringIO()
     messages = w.messaging(err if buffer is None else buffer, demo=fleet.demo)
     if messages.warning:
         print(messages.warning, file=err)
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         progress=bar,
     )
     bar.clear()
-    if args.json:
+    if args.output != "text":
         document = documents.scan(
             result,
             catalog.version,
@@ -106,7 +111,12 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
             dry_run=dry_run,
             messages=messages.target,
         )
-        documents.dump(document, out)
+        if args.output == "json":
+            documents.dump(document, out)
+        else:
+            report = read_scan(document, w.now().replace(microsecond=0))
+            shown = render_html(report) if args.output == "html" else render_scan_markdown(report)
+            out.write(shown)
     else:
         origins = {t.name: t.origin for t in fleet.targets}
         shown = render_scan(result.scans, catalog.version, origins, args.lang, args.severity)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, TextIO
 
 from advisories.answers import Answer
@@ -87,8 +87,21 @@ def catalog_export(catalog: Catalog) -> JSON:
 
 def osv_export(catalog: Catalog, now: datetime) -> list[JSON]:
     """``catalog export --format osv``: one OSV record per advisory."""
-    modified = now.replace(microsecond=0)
-    return [to_osv(a, modified, catalog.version) for a in catalog.advisories]
+    # Stable from one export to the next: the advisory's own last change, else the day of the
+    # catalog's version (never the time of the export).
+    released = _catalog_day(catalog.version) or now.date()
+    return [
+        to_osv(a, datetime.combine(a.modified or released, time(), UTC), catalog.version)
+        for a in catalog.advisories
+    ]
+
+
+def _catalog_day(version: str) -> date | None:
+    """``2026.12.03`` -> that day; None for a version that is not a day."""
+    try:
+        return date(*(int(part) for part in version.split(".")[:3]))
+    except (TypeError, ValueError):
+        return None
 
 
 def check(

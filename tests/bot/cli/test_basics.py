@@ -3,8 +3,14 @@ mistyped names, times people read, and no network where none is asked for."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +97,59 @@ def test_scan_and_check_say_the_summary_first_and_keep_to_a_minimum_severity() -
     assert code == 0 and "KP-IPVS-CONN-REUSE" not in out  # high, below the minimum
     code, _, _ = run("check", "--os", "CentOS 7.9", "--proxy-mode", "ipvs", "--fail-on", "affected")
     assert code == 1
+
+
+def test_scan_check_and_inventory_print_the_format_asked_for() -> None:
+    code, out, _ = run("scan", "--output", "markdown")
+    assert code == 0 and "|---" in out  # a Markdown table
+    assert "demo-prod-centos" in out and "KP-IPVS-CONN-REUSE" in out
+    code, out, _ = run("scan", "-o", "html")
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and "demo-prod-centos" in out
+    code, out, _ = run("scan", "--json")
+    assert code == 0 and json.loads(out)["clusters"]
+    code, out, _ = run("check", "--kernel", "5.4", "--mode", "ipvs", "-o", "markdown")
+    assert code == 0 and out.startswith("**Affected") and "KP-IPVS-CONN-REUSE" in out
+    code, out, _ = run("inventory", "--output", "json")
+    assert code == 0 and len(json.loads(out)["clusters"]) == 4
+    code, _, err = run("check", "--output", "yaml")
+    assert code == 2 and "invalid choice: 'yaml'" in err
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_code_is_printed_for_each_shell(shell: str) -> None:
+    code, out, _ = run("completion", shell)
+    assert code == 0 and "netadvisor" in out and len(out.splitlines()) > 5
+
+
+def _complete(line: str, tmp_path: Path) -> list[str]:
+    """What the shell hook would offer for ``line`` (argcomplete's protocol, in a subprocess:
+    it exits the process when it has answered)."""
+    answer = tmp_path / "completions"
+    env = {
+        **os.environ,
+        "_ARGCOMPLETE": "1",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+    }
+    subprocess.run([sys.executable, "-m", "bot"], env=env, check=True, timeout=60)
+    return answer.read_text().split("\v")
+
+
+def test_the_shell_completes_commands_and_the_values_of_flags(tmp_path: Path) -> None:
+    assert [c.strip() for c in _complete("netadvisor sc", tmp_path)] == ["scan"]
+    modes = {c.strip() for c in _complete("netadvisor check --proxy-mode ", tmp_path)}
+    assert {"iptables", "ipvs", "nftables"} <= modes
+    assert [c.strip() for c in _complete("netadvisor check --feature rk", tmp_path)] == ["rke2"]
+
+
+def test_the_osv_export_is_the_same_from_one_export_to_the_next() -> None:
+    first = json.loads(run("catalog", "export", "--format", "osv")[1])
+    time.sleep(1.1)
+    second = json.loads(run("catalog", "export", "--format", "osv")[1])
+    assert first == second
+    days = {a.id: a.modified for a in load_catalog().advisories}
+    assert all(days.values())  # every built-in advisory records its own last change
+    assert {r["id"]: r["modified"] for r in first} == {
+        f"NETADVISOR-{i}": f"{d:%Y-%m-%d}T00:00:00Z" for i, d in days.items()
+    }
