@@ -210,12 +210,20 @@ def _refuse_damaged(engine: Engine, display: str) -> None:
         finally:
             raw.close()
     except (SQLAlchemyError, sqlite3.DatabaseError) as exc:
+        if _busy(exc):
+            return  # another process holds a lock (creating or writing it): not a damaged file
         problem = _short(exc)
     if problem is not None:
         raise StoreError(
             f"{display}: the SQLite file is damaged (quick_check: {problem}); restore it from "
             "a backup, or move it away to start a new one"
         )
+
+
+def _busy(exc: BaseException) -> bool:
+    """SQLite answered that the file is locked or busy, which says nothing about damage."""
+    text_ = str(getattr(exc, "orig", None) or exc).lower()
+    return "locked" in text_ or "busy" in text_
 
 
 def _short(exc: BaseException) -> str:

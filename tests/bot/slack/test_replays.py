@@ -69,6 +69,7 @@ def test_a_refused_mute_can_be_sent_again_once_it_would_succeed(bot: Bot) -> Non
     body = command_body(bot, "unmute 99", user="U0ADMIN")
     ts = int(time.time())
     _post(bot.url, body, "application/x-www-form-urlencoded", ts)
+    bot.wait_responses(1)  # refused ("no active mute 99"): not carried out
     _post(bot.url, body, "application/x-www-form-urlencoded", ts)
     replies = [r["text"] for r in bot.wait_responses(2)]
     assert all("already carried out" not in r for r in replies), replies
