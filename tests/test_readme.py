@@ -1,4 +1,5 @@
-"""The README tells the truth about the command line and the Slack command.
+"""The documentation (docs/usage.md, linked from the README) tells the truth about the command
+line and the Slack command; the README's first screen keeps its two commands.
 
 - The ``netadvisor --help`` it quotes is what the program prints, at a fixed terminal width of
   :data:`COLUMNS` (argparse wraps to ``$COLUMNS``). Regenerate it with
@@ -21,7 +22,7 @@ import pytest
 from bot.cli import build_parser
 from bot.slack.listeners.commands import SUBCOMMANDS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "usage.md"
 COLUMNS = 100
 """The terminal width the quoted help is rendered at (the project's line length)."""
 START, END = "<!-- help:start -->\n```\n", "```\n<!-- help:end -->"
@@ -101,3 +102,12 @@ def test_every_command_in_the_readme_exists_and_every_command_is_in_the_readme()
 
 def test_every_slack_subcommand_in_the_readme_exists_and_vice_versa() -> None:
     assert set(_shown("/netadvisor")) == set(SUBCOMMANDS)
+
+
+def test_the_readme_starts_with_the_two_commands_that_work_on_a_fresh_machine() -> None:
+    text = (README.parents[1] / "README.md").read_text(encoding="utf-8")
+    first_screen = text.split("\n## ", 1)[0]
+    assert "pip install -e . && netadvisor scan" in first_screen
+    assert "pip install -e '.[test]' && scripts/test" in first_screen
+    for page in ("docs/usage.md", "docs/settings.md", "docs/deploying.md"):
+        assert f"]({page})" in text and (README.parents[1] / page).is_file()

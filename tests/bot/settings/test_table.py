@@ -1,4 +1,4 @@
-"""The README's settings and permissions tables are generated; this keeps them true.
+"""The documented settings and permissions tables (docs/) are generated; this keeps them true.
 
 Regenerate with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/bot/settings/test_table.py``.
 """
@@ -13,14 +13,20 @@ import pytest
 from bot.settings import settings_table
 from jobs.inventory.resources import permissions_table
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 @pytest.mark.parametrize(
-    ("marker", "table"),
-    [("settings-table", settings_table), ("permissions-table", permissions_table)],
+    ("marker", "table", "page"),
+    [
+        ("settings-table", settings_table, "settings.md"),
+        ("permissions-table", permissions_table, "usage.md"),
+    ],
 )
-def test_the_readme_table_is_generated_from_the_code(marker: str, table: object) -> None:
+def test_the_documented_table_is_generated_from_the_code(
+    marker: str, table: object, page: str
+) -> None:
+    README = DOCS / page
     text = README.read_text(encoding="utf-8")
     start, end = f"<!-- {marker}:start -->\n", f"\n<!-- {marker}:end -->"
     before, rest = text.split(start, 1)
