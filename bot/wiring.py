@@ -564,13 +564,20 @@ class Wiring:
     # -- the digest -----------------------------------------------------------------------------
 
     def digest(
-        self, store: Store, messages: Messaging, *, dry_run: bool = False
+        self,
+        store: Store,
+        messages: Messaging,
+        *,
+        dry_run: bool = False,
+        minimum: str | None = None,
     ) -> tuple[list[Digest], DeliveryReport]:
         """Every channel's digest now (:meth:`Tracker.send_digests`); when they went to Slack,
         the fleet exposure matrix as a PNG in each delivered digest's thread."""
         started = self.now()
         tracker = self.tracker(store, messages, dry_run=dry_run)
-        digests, report = tracker.send_digests(started, clock=self.now, news=digest_news(store))
+        digests, report = tracker.send_digests(
+            started, clock=self.now, news=digest_news(store), minimum=minimum
+        )
         if isinstance(messages.notifier, SlackNotifier) and not dry_run:
             attach_digest_images(
                 store,

@@ -9,6 +9,7 @@ which clusters could not be read and since when, and which mutes are about to ex
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -24,7 +25,7 @@ from jobs.notices import (
 from jobs.notify import Routing
 from jobs.store import ClusterRecord, ClusterState, MatchRecord, MatchState, MuteRecord, Tx
 
-__all__ = ["MUTE_HORIZON", "NEWS_WINDOW", "build_digest", "collect"]
+__all__ = ["MUTE_HORIZON", "NEWS_WINDOW", "at_least", "build_digest", "collect"]
 
 MUTE_HORIZON: Final = timedelta(days=3)
 """Mutes expiring within this time are listed."""
@@ -177,3 +178,24 @@ def collect(
         )
         for channel in targets
     ]
+
+
+def at_least(digest: Digest, minimum: str | None) -> Digest:
+    """The digest with only the matches at least ``minimum`` severe (``--severity``); an
+    unknown-severity match passes only without a minimum."""
+    if minimum is None:
+        return digest
+    floor = SEVERITIES.index(minimum)
+
+    def kept(items: tuple[DigestMatch, ...]) -> tuple[DigestMatch, ...]:
+        return tuple(
+            m for m in items if m.severity in SEVERITIES and SEVERITIES.index(m.severity) <= floor
+        )
+
+    return replace(
+        digest,
+        new=kept(digest.new),
+        resolved=kept(digest.resolved),
+        open=kept(digest.open),
+        unknown=kept(digest.unknown),
+    )

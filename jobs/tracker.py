@@ -22,7 +22,7 @@ from jobs.changes import (
     diff_cluster,
     diff_unreadable,
 )
-from jobs.digest import NEWS_WINDOW, collect
+from jobs.digest import NEWS_WINDOW, at_least, collect
 from jobs.notices import ClusterRef, Digest, MatchNotice, NoticeKind, UpstreamNote
 from jobs.notify import Notifier, Routing
 from jobs.outbox import DeliveryReport, Outbox
@@ -424,6 +424,7 @@ class Tracker:
         news: Callable[[datetime], Sequence[UpstreamNote]] | None = None,
         *,
         dry_run: bool | None = None,
+        minimum: str | None = None,
     ) -> tuple[list[Digest], DeliveryReport]:
         """Build every channel's digest now; post it (queued, then delivered) or print it.
 
@@ -432,7 +433,8 @@ class Tracker:
         upstream's news since a time (the last :data:`jobs.digest.NEWS_WINDOW` is asked for).
 
         ``dry_run`` (default: the tracker's): the digests that would be sent are printed on the
-        console, and nothing is queued, posted or recorded.
+        console, and nothing is queued, posted or recorded. ``minimum``: only matches at least
+        this severe (``digest --severity``).
         """
         assert self.store is not None
         dry = self.dry_run if dry_run is None else dry_run
@@ -440,7 +442,8 @@ class Tracker:
         routing = self.routing if posting else None
         # Upstream news is read first, outside the digest's transaction (its own store).
         notes = news(now - NEWS_WINDOW) if news is not None else ()
-        digests = self.store.run(lambda tx: collect(tx, routing, now, news=notes))
+        collected = self.store.run(lambda tx: collect(tx, routing, now, news=notes))
+        digests = [at_least(d, minimum) for d in collected]
         sent: list[Digest] = []
         for digest in digests:
             if posting and digest.channel != self.routing.default and not digest.clusters:

@@ -4,11 +4,12 @@ for questions that name a cluster), the same answer ``/netadvisor ask`` gives.""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any, TextIO
 
 from advisories.answers import answer
 from advisories.questions import parse_question
-from bot.cli.flags import PROG, add_settings_flags
+from bot.cli.flags import PROG, add_settings_flags, add_severity_flag
 from bot.terminal import json as documents
 from bot.wiring import Wiring
 from jobs.scan import last_scan
@@ -28,6 +29,7 @@ def register(commands: Any) -> None:
     ask.set_defaults(run=run)
     ask.add_argument("question", help="the question, in quotes")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    add_severity_flag(ask)
     ask.add_argument(
         "--all",
         action="store_true",
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     question = parse_question(
         args.question, clusters=names, advisory_ids=[a.id for a in catalog.advisories]
     )
+    if args.severity:  # as "anything critical?" in the question
+        question = replace(question, severity=args.severity)
     ans = answer(
         question,
         catalog,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from bot.cli.flags import PROG, add_settings_flags, config_mutes
+from bot.cli.flags import PROG, add_settings_flags, add_severity_flag, config_mutes
 from bot.terminal import json as documents
 from bot.wiring import Wiring
 from jobs.store import StoreError
@@ -33,6 +33,7 @@ def register(commands: Any) -> None:
     digest.add_argument(
         "--demo", action="store_true", help="the digest of the demo fleet's state file"
     )
+    add_severity_flag(digest)
 
 
 def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     messages = w.messaging(err if args.json else out, demo=database.demo)
     if messages.warning:
         print(messages.warning, file=err)
-    digests, report = w.digest(store, messages, dry_run=args.dry_run)
+    digests, report = w.digest(store, messages, dry_run=args.dry_run, minimum=args.severity)
     if args.json:
         documents.dump(documents.digests(digests), out)
     for error in report.errors:

@@ -153,3 +153,15 @@ def test_the_osv_export_is_the_same_from_one_export_to_the_next() -> None:
     assert {r["id"]: r["modified"] for r in first} == {
         f"NETADVISOR-{i}": f"{d:%Y-%m-%d}T00:00:00Z" for i, d in days.items()
     }
+
+
+def test_ask_and_digest_keep_to_a_minimum_severity() -> None:
+    code, out, _ = run("ask", "is kernel 5.4 safe for IPVS?", "--severity", "critical")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert "critical" in first and "KP-IPVS-CONN-REUSE (high)" in first  # named, not leading
+    assert run("scan")[0] == 0
+    code, everything, _ = run("digest", "--dry-run")
+    assert code == 0 and "[HIGH]" in everything and "[CRITICAL]" in everything
+    code, critical, _ = run("digest", "--dry-run", "--severity", "critical")
+    assert code == 0 and "[CRITICAL]" in critical and "[HIGH]" not in critical
