@@ -56,6 +56,7 @@ from bot.slack.doctor import check_slack
 from bot.slack.notifier import SlackNotifier, make_client
 from bot.terminal import json as documents
 from bot.terminal.notifier import TerminalNotifier
+from bot.terminal.style import Painter
 from jobs.checks import CheckResult, CheckStatus
 from jobs.inventory.access import check_access
 from jobs.inventory.dumps import DumpReader, demo_bundles
@@ -488,6 +489,10 @@ class Wiring:
         return Tracker(
             store, messages.notifier, messages.terminal, messages.routing, dry_run=dry_run
         )
+
+    def painter(self, out: TextIO) -> Painter:
+        """Prints a command's text on ``out``: coloured on a terminal unless ``NO_COLOR``."""
+        return Painter(out, no_color=self.settings.environment.no_color)
 
     # -- upstream -------------------------------------------------------------------------------
 

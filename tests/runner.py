@@ -9,10 +9,12 @@ from bot.cli import main
 __all__ = ["run"]
 
 
-def run(*argv: str, err: io.StringIO | None = None) -> tuple[int, str, str]:
+def run(
+    *argv: str, out: io.StringIO | None = None, err: io.StringIO | None = None
+) -> tuple[int, str, str]:
     """Run ``netadvisor ARGV...``; returns (exit code, standard output, standard error).
-    ``err`` may be a stream of the test's own (a fake terminal)."""
-    out = io.StringIO()
+    ``out`` and ``err`` may be streams of the test's own (a fake terminal)."""
+    out = out if out is not None else io.StringIO()
     err = err if err is not None else io.StringIO()
     code = main(list(argv), out, err)
     return code, out.getvalue(), err.getvalue()

@@ -67,6 +67,6 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if args.json:
         documents.dump(documents.answer(ans), out)
     else:
-        print(ans.text(), file=out)
+        w.painter(out).print(ans.text())
     # A question about a cluster was not answered: say so in the exit code too.
     return 1 if unavailable is not None and question.clusters else 0

@@ -65,7 +65,13 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         return 0
     catalog = w.catalog
     if args.catalog_command == "list":
-        print(text.render_list(catalog), file=out)
+        rows = [
+            (a.id, a.component, a.worst_severity.value if a.worst_severity else "-", a.title)
+            for a in catalog.advisories
+        ]
+        title = f"netadvisor catalog {catalog.version}: {len(rows)} advisories"
+        if not w.painter(out).table(title, ("ID", "COMPONENT", "SEVERITY", "TITLE"), rows):
+            print(text.render_list(catalog), file=out)
     elif args.catalog_command == "show":
         advisory = catalog.get(args.id)
         if advisory is None:
@@ -76,7 +82,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         if args.json:
             _print_json(documents.advisory(catalog, advisory), out)
         else:
-            print(text.render_advisory(advisory, catalog.version), file=out)
+            w.painter(out).print(text.render_advisory(advisory, catalog.version))
     elif args.catalog_command == "export":
         if args.format == "osv":
             _print_json(documents.osv_export(catalog, w.now()), out)

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         else:
             documents.dump(document, out)
     else:
-        print(text.render_check(results, components, catalog.version, args.lang), file=out)
+        w.painter(out).print(text.render_check(results, components, catalog.version, args.lang))
     return _fail_level(results, components, args.fail_on)
 
 

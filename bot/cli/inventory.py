@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if args.output == "json":
         documents.dump(documents.inventory(clusters), out)
     else:
-        print(render_inventory(clusters, {t.name: t.origin for t in fleet.targets}), file=out)
+        w.painter(out).print(render_inventory(clusters, {t.name: t.origin for t in fleet.targets}))
     if not any(c.status is ClusterStatus.OK for c in clusters):
         print(f"{PROG}: no cluster could be read", file=err)
         return 1

@@ -123,5 +123,5 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         documents.dump(document, out)
     else:
         text = render_plan(plan, targets, catalog.version, args.cluster, read_at, fixes, searched)
-        print(text, file=out)
+        w.painter(out).print(text)
     return 0

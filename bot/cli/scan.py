@@ -120,9 +120,10 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     else:
         origins = {t.name: t.origin for t in fleet.targets}
         shown = render_scan(result.scans, catalog.version, origins, args.lang, args.severity)
-        print(shown, file=out)
+        w.painter(out).print(shown)
         printed = buffer.getvalue() if buffer is not None else ""
-        print(render_summary(result.report, messages.target, printed, dry_run=dry_run), file=out)
+        summary = render_summary(result.report, messages.target, printed, dry_run=dry_run)
+        w.painter(out).print(summary)
     if result.readable == 0:
         print(f"{PROG}: no cluster could be read", file=err)
         return 1

@@ -114,6 +114,7 @@ def _environment(environ: Mapping[str, str]) -> Environment:
         pod_name=environ.get("HOSTNAME") or None,
         pod_namespace=_pod_namespace() if token_present else None,
         service_account=SERVICE_ACCOUNT_TOKEN.parent,
+        no_color=bool(environ.get("NO_COLOR")),
         state_home=(
             Path(environ["XDG_STATE_HOME"])
             if environ.get("XDG_STATE_HOME")

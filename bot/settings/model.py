@@ -109,6 +109,8 @@ class Environment:
     """In a pod: its name (``$HOSTNAME``), this replica's identity in leader election."""
     pod_namespace: str | None = None
     """In a pod: its namespace (from the service account), where the election's Lease is."""
+    no_color: bool = False
+    """``$NO_COLOR`` is set (https://no-color.org): never colour the terminal's text."""
     service_account: Path = SERVICE_ACCOUNT_DIR
     """The directory of the pod's service account, which the in-cluster reader reads."""
 

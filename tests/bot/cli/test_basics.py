@@ -3,6 +3,7 @@ mistyped names, times people read, and no network where none is asked for."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -165,3 +166,32 @@ def test_ask_and_digest_keep_to_a_minimum_severity() -> None:
     assert code == 0 and "[HIGH]" in everything and "[CRITICAL]" in everything
     code, critical, _ = run("digest", "--dry-run", "--severity", "critical")
     assert code == 0 and "[CRITICAL]" in critical and "[HIGH]" not in critical
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_on_a_terminal_only_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ("check", "--os", "CentOS 7.9", "--proxy-mode", "ipvs")
+    _, plain, _ = run(*argv)
+    assert "\x1b[" not in plain
+    terminal = _Terminal()
+    assert run(*argv, out=terminal)[0] == 0
+    coloured = terminal.getvalue()
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain  # colour never changes the words
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal = _Terminal()
+    run(*argv, out=terminal)
+    assert "\x1b[" not in terminal.getvalue()
+
+
+def test_the_catalog_is_a_table_on_a_terminal() -> None:
+    terminal = _Terminal()
+    assert run("catalog", "list", out=terminal)[0] == 0
+    assert "┃" in terminal.getvalue() and "KP-IPVS-CONN-REUSE" in terminal.getvalue()
+    assert "┃" not in run("catalog", "list")[1]
