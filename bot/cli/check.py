@@ -19,6 +19,7 @@ from bot.cli.flags import (
     severe_enough,
 )
 from bot.report.markdown import render_check_markdown
+from bot.report.tables import check_html
 from bot.terminal import catalog as text
 from bot.terminal import json as documents
 from bot.wiring import Wiring
@@ -36,7 +37,7 @@ def register(commands: Any) -> None:
     )
     check.set_defaults(run=run)
     add_fact_flags(check)
-    add_output_flag(check, ("text", "json", "markdown"))
+    add_output_flag(check, ("text", "json", "markdown", "html"))
     check.add_argument(
         "--fail-on",
         choices=("affected", "unknown"),
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         if r.verdict is Verdict.NOT_AFFECTED or severe_enough(r.severity, args.severity)
     ]
     components = described_components(facts)
-    if args.output in ("json", "markdown"):
+    if args.output != "text":
         # Alternatives, best first, that make every at-risk advisory in scope not affected.
         at_risk = [
             r.id
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
         document = documents.check(catalog, resolved.facts, components, results, args.lang, fixes)
         if args.output == "markdown":
             out.write(render_check_markdown(document))
+        elif args.output == "html":
+            out.write(check_html(document))
         else:
             documents.dump(document, out)
     else:

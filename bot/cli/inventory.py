@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from advisories.fleet import ClusterStatus
 from bot.cli.flags import PROG, add_fleet_flags, add_output_flag, prepare_fleet
+from bot.report.tables import inventory_html, inventory_markdown
 from bot.terminal import json as documents
 from bot.terminal.fleet import ProgressBar, render_inventory
 from bot.wiring import Wiring
@@ -36,7 +37,7 @@ def register(commands: Any) -> None:
     )
     inventory.set_defaults(run=run)
     add_fleet_flags(inventory)
-    add_output_flag(inventory, ("text", "json"))
+    add_output_flag(inventory, ("text", "json", "markdown", "html"))
     inventory.add_argument(
         "--print-dump-command",
         action="store_true",
@@ -64,6 +65,10 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     bar.clear()
     if args.output == "json":
         documents.dump(documents.inventory(clusters), out)
+    elif args.output == "markdown":
+        out.write(inventory_markdown(documents.inventory(clusters)))
+    elif args.output == "html":
+        out.write(inventory_html(documents.inventory(clusters)))
     else:
         w.painter(out).print(render_inventory(clusters, {t.name: t.origin for t in fleet.targets}))
     if not any(c.status is ClusterStatus.OK for c in clusters):

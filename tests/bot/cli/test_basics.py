@@ -110,8 +110,15 @@ def test_scan_check_and_inventory_print_the_format_asked_for() -> None:
     assert code == 0 and json.loads(out)["clusters"]
     code, out, _ = run("check", "--kernel", "5.4", "--mode", "ipvs", "-o", "markdown")
     assert code == 0 and out.startswith("**Affected") and "KP-IPVS-CONN-REUSE" in out
+    code, out, _ = run("check", "--kernel", "5.4", "--mode", "ipvs", "-o", "html")
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and "KP-IPVS-CONN-REUSE" in out
+    assert "<script" not in out and "default-src 'none'" in out  # nothing loaded, nothing run
     code, out, _ = run("inventory", "--output", "json")
     assert code == 0 and len(json.loads(out)["clusters"]) == 4
+    code, out, _ = run("inventory", "--output", "markdown")
+    assert code == 0 and out.count("\n| demo-") == 4 and "|---" in out
+    code, out, _ = run("inventory", "-o", "html")
+    assert code == 0 and out.count("<tr class=") == 4 and "demo-prod-centos" in out
     code, _, err = run("check", "--output", "yaml")
     assert code == 2 and "invalid choice: 'yaml'" in err
 
