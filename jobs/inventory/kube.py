@@ -30,7 +30,8 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
 from kubernetes.client import ApiClient, Configuration
@@ -269,8 +270,9 @@ class _Session:
         namespaces = self.get(BY_KEY["namespaces"], None, "kube-system")
         resources["namespaces"] = namespaces
         uid = _uid(namespaces)
-        if uid is not None:
-            self.context.claim(uid)
+        if uid is None:
+            raise ClusterAccessError(_no_identity(namespaces))
+        self.context.claim(uid)
         resources["nodes"] = self.list(BY_KEY["nodes"], accept=TABLE_ACCEPT, slim=slim_node)
         daemonsets = self.list(BY_KEY["daemonsets"])
         resources["daemonsets"] = daemonsets
@@ -344,10 +346,10 @@ class _Session:
 
     def version(self) -> tuple[Mapping[str, Any] | None, ReadProblem | None]:
         self.context.stage = "GET /version"
-        status, body = self.request("/version", [], JSON_ACCEPT)
-        if status >= 400:
-            return None, self.problem(status, body, "/version")
-        document = _json(body)
+        answer = self.request("/version", [], JSON_ACCEPT)
+        if not answer.usable:
+            return None, self.problem(answer, "/version")
+        document = _json(answer.body)
         if not isinstance(document, dict):
             return None, ReadProblem(ProblemKind.FAILED, "/version: not a JSON object")
         return document, None
@@ -355,12 +357,12 @@ class _Session:
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> Listing:
         """One object as a listing (empty when it does not exist)."""
         self.context.stage = f"reading {rtype.kind} {name}"
-        status, body = self.request(rtype.path(namespace, name), [], JSON_ACCEPT)
-        if status == 404:
+        answer = self.request(rtype.path(namespace, name), [], JSON_ACCEPT)
+        if answer.status == 404 and answer.foreign() is None:
             return Listing()
-        if status >= 400:
-            return Listing((), (self.problem(status, body, rtype.kind, namespace, name),))
-        document = _json(body)
+        if not answer.usable:
+            return Listing((), (self.problem(answer, rtype.kind, namespace, name),))
+        document = _json(answer.body)
         if not isinstance(document, dict):
             return Listing((), (ReadProblem(ProblemKind.FAILED, "not a JSON object"),))
         return Listing((document,))
@@ -393,16 +395,16 @@ class _Session:
                 query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
-            status, body = self.request(rtype.path(namespace), query, accept)
-            if status == 410 and token and not restarted:
+            answer = self.request(rtype.path(namespace), query, accept)
+            if answer.status == 410 and token and not restarted:
                 # See: https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
                 items, token, restarted = [], None, True
                 continue
-            if status >= 400:
-                problem = self.problem(status, body, rtype.plural, namespace)
+            if not answer.usable:
+                problem = self.problem(answer, rtype.plural, namespace)
                 return Listing((), (problem,))
-            document = _json(body)
-            del body
+            document = _json(answer.body)
+            del answer
             if not isinstance(document, dict):
                 failure = ReadProblem(ProblemKind.FAILED, f"{rtype.plural}: not a JSON object")
                 return Listing((), (failure,))
@@ -423,9 +425,7 @@ class _Session:
             if not token or (pages is not None and page >= pages):
                 return Listing(tuple(items))
 
-    def request(
-        self, path: str, query: Sequence[tuple[str, str]], accept: str
-    ) -> tuple[int, bytes]:
+    def request(self, path: str, query: Sequence[tuple[str, str]], accept: str) -> _Answer:
         """One GET within the time left; transport failures become InventoryErrors."""
         left = self.context.check()
         method, url, headers, _, _ = self.api.param_serialize(
@@ -459,7 +459,13 @@ class _Session:
                 "the API server rejected the credentials (401 Unauthorized): the token or "
                 "certificate is wrong or expired"
             )
-        return status, body
+        headers = raw.headers
+        return _Answer(
+            status,
+            body,
+            str(headers.get("Content-Type") or ""),
+            str(headers.get("Location") or ""),
+        )
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -501,13 +507,16 @@ class _Session:
 
     def problem(
         self,
-        status: int,
-        body: bytes,
+        answer: _Answer,
         what: str,
         namespace: str | None = None,
         name: str | None = None,
     ) -> ReadProblem:
-        document = _json(body)
+        status = answer.status
+        foreign = answer.foreign()
+        if foreign is not None:
+            return ReadProblem(ProblemKind.FAILED, self.redact(foreign), namespace, name)
+        document = _json(answer.body)
         message = ""
         if isinstance(document, dict) and isinstance(document.get("message"), str):
             message = document["message"]
@@ -529,6 +538,66 @@ class _Session:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+class _Answer(NamedTuple):
+    """One HTTP answer: what inventory needs of it."""
+
+    status: int
+    body: bytes
+    content_type: str
+    location: str
+
+    @property
+    def json(self) -> bool:
+        """Whether the body claims to be JSON (the API server's answers, Status objects too)."""
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        return media == "application/json" or media.endswith("+json")
+
+    @property
+    def usable(self) -> bool:
+        """A successful answer of the Kubernetes API (2xx, JSON)."""
+        return 200 <= self.status < 300 and self.foreign() is None
+
+    def foreign(self) -> str | None:
+        """Why the answer does not come from the Kubernetes API, or None when it may.
+
+        An error in plain text is the API server's own (``404 page not found`` for a group it
+        does not serve); HTML and redirects are not.
+        """
+        if 300 <= self.status < 400:
+            if not self.location:
+                return f"HTTP {self.status} redirect without a Location: not the Kubernetes API"
+            # Scheme, host and path only: a sign-in URL's query may carry state or tokens.
+            place = urlsplit(self.location)
+            target = urlunsplit((place.scheme, place.netloc, place.path, "", ""))
+            return f"redirected to {target or self.location[:80]}: an authenticating proxy?"
+        if self.json:
+            return None
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        if media in ("text/html", "application/xhtml+xml") or self.body.lstrip()[:1] == b"<":
+            return (
+                f"answered HTML (HTTP {self.status}), not the Kubernetes API: a sign-in page "
+                "or a proxy in front of it?"
+            )
+        if 200 <= self.status < 300:
+            shown = media or "no Content-Type"
+            return f"answered {shown} (HTTP {self.status}), not the Kubernetes API's JSON"
+        return None
+
+
+def _no_identity(namespaces: Listing) -> str:
+    """Why a cluster whose kube-system namespace was not read cannot be read."""
+    where = "reading namespace kube-system, the cluster's identity"
+    if namespaces.problems:
+        problem = namespaces.problems[0]
+        fix = ""
+        if problem.kind is ProblemKind.FORBIDDEN:
+            fix = "; grant get on namespaces/kube-system (deploy/overlays/watched-cluster)"
+        return f"{problem.message} ({where}){fix}"
+    if namespaces.items:
+        return f"the kube-system namespace has no metadata.uid ({where})"
+    return f"no namespace kube-system: not a Kubernetes API server? ({where})"
 
 
 def _json(body: bytes) -> Any:

@@ -220,6 +220,73 @@ def test_rejected_credentials_unreachable_servers_and_hangs_are_reported_per_clu
     assert "GET /version" in (clusters["server-hangs"].error or "")
 
 
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (
+            "redirect https://sso.example.com/oauth2/start",
+            "redirected to https://sso.example.com/oauth2/start: an authenticating proxy? "
+            "(reading namespace kube-system, the cluster's identity)",
+        ),
+        (
+            "html",
+            "answered HTML (HTTP 200), not the Kubernetes API: a sign-in page or a proxy in "
+            "front of it? (reading namespace kube-system, the cluster's identity)",
+        ),
+        (
+            500,
+            "HTTP 500: Internal error occurred: injected fault (reading namespace kube-system, "
+            "the cluster's identity)",
+        ),
+        (
+            403,
+            'namespaces "kube-system" is forbidden: User "system:anonymous" cannot get resource '
+            '"namespaces" in API group "" at the cluster scope (reading namespace kube-system, '
+            "the cluster's identity); grant get on namespaces/kube-system "
+            "(deploy/overlays/watched-cluster)",
+        ),
+    ],
+)
+def test_a_cluster_that_answers_nothing_usable_is_unreadable_with_the_reason(
+    tmp_path: Path, fault: object, reason: str
+) -> None:
+    token = new_token()
+    scenario = {**kubeadm_centos_ipvs_calico(), "faults": {"*": fault}}
+    with KubeAPIServer(scenario, token=token) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kc", [("behind-sso", server, token)])
+        reader = kubeconfig_reader(str(kubeconfig), "behind-sso")
+        (cluster,) = read_fleet([ClusterTarget("behind-sso", reader)], timeout=10)
+        paths = [r.path for r in server.requests]
+    assert (cluster.status, cluster.uid, cluster.error) == (ClusterStatus.ERROR, None, reason)
+    assert token not in reason
+    # Nothing past the identity is asked: the answers could not be told from a cluster's.
+    assert paths == ["/version", "/api/v1/namespaces/kube-system"]
+
+
+def test_a_redirect_or_html_page_on_one_path_makes_only_its_facts_unknown(
+    tmp_path: Path,
+) -> None:
+    token = new_token()
+    scenario = {
+        **kubeadm_centos_ipvs_calico(),
+        "faults": {
+            "/apis/crd.projectcalico.org/*": "redirect https://sso.example.com/login?state=s3cr3t",
+            "/version": "html",
+        },
+    }
+    with KubeAPIServer(scenario, token=token) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kc", [("c", server, token)])
+        (cluster,) = read_fleet([ClusterTarget("c", kubeconfig_reader(str(kubeconfig), "c"))])
+    assert cluster.status is ClusterStatus.OK and cluster.uid is not None
+    assert "kubernetes" not in cluster.facts.values
+    assert "answered HTML (HTTP 200)" in (cluster.evidence["kubernetes"].reason or "")
+    assert "calico-encapsulation" not in cluster.facts.values
+    encapsulation = cluster.evidence["calico-encapsulation"].reason or ""
+    assert "redirected to https://sso.example.com/login: an authenticating proxy?" in encapsulation
+    assert "s3cr3t" not in encapsulation
+    assert observed(cluster, "proxy-mode") == "ipvs"
+
+
 def test_two_contexts_of_one_cluster_are_read_once_and_shown_as_aliases(
     fleet: Fleet, tmp_path: Path
 ) -> None:
