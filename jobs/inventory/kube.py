@@ -16,8 +16,10 @@ paginated (``limit``/``continue``); a 410 on a ``continue`` token restarts the l
 
 Time: the client is built with urllib3 retries off (the default retries multiply a read timeout
 several times over) and every request gets the time left of the cluster's budget. Building the
-client may run an exec credential plugin that never returns; that is bounded by the runner
-(:mod:`jobs.inventory.run`), which abandons the reading thread at the deadline.
+client may run an exec credential plugin that never returns: the client runs it through
+:mod:`jobs.inventory.plugin_guard`, in a process group of its own that is killed just before the
+cluster's deadline (nothing is left running after a scan); the runner
+(:mod:`jobs.inventory.run`) abandons the reading thread at the deadline in any case.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
@@ -38,8 +42,9 @@ from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
-from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader, KubeConfigMerger
 
+from jobs.inventory import plugin_guard
 from jobs.inventory.mapping import NODE_ARGS, follow_ups, looks_built_in, slim_node, slim_service
 from jobs.inventory.port import (
     ClusterAccessError,
@@ -78,8 +83,19 @@ USER_AGENT: Final = "netadvisor-inventory"
 _CONNECT_TIMEOUT: Final = 10.0
 _MESSAGE_LIMIT: Final = 300
 
-Connect = Callable[[], Any]
-"""Builds an ``ApiClient`` (may run an exec credential plugin)."""
+_PLUGIN_TIMEOUT: Final = 60.0
+"""How long an exec credential plugin may run when no cluster deadline bounds it (doctor)."""
+_PLUGIN_MARGIN: Final = 0.2
+"""Plugins are killed this long before the cluster's deadline, so that the read reports it."""
+_GUARD: Final = str(Path(plugin_guard.__file__).resolve())
+
+
+class Connect(Protocol):
+    """Builds an ``ApiClient`` (may run an exec credential plugin, killed at ``deadline``)."""
+
+    def __call__(self, deadline: float | None = None) -> Any:
+        """``deadline``: seconds since the epoch (None: :data:`_PLUGIN_TIMEOUT` from now)."""
+        ...
 
 
 def _configuration() -> Configuration:
@@ -92,11 +108,15 @@ def _configuration() -> Configuration:
 def kubeconfig_reader(path: str, context: str | None) -> KubeReader:
     """A reader for one context of a kubeconfig (``path`` may list files joined by ``:``)."""
 
-    def connect() -> Any:
+    def connect(deadline: float | None = None) -> Any:
         # What new_client_from_config does, with the parsed file shared by every context: a
         # 200-context kubeconfig takes 140 ms to parse, once per cluster otherwise.
+        if deadline is None:
+            deadline = time.time() + _PLUGIN_TIMEOUT
         loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
-            config_dict=_parsed_kubeconfig(path), active_context=context, config_base_path=None
+            config_dict=_guarded(_parsed_kubeconfig(path), deadline - _PLUGIN_MARGIN),
+            active_context=context,
+            config_base_path=None,
         )  # no config_persister: refreshed tokens are never written back into the user's file
         configuration = _configuration()
         loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
@@ -113,7 +133,7 @@ def in_cluster_reader(service_account: Path) -> KubeReader:
     ``/var/run/secrets/kubernetes.io/serviceaccount``); the composition root chooses it.
     """
 
-    def connect() -> Any:
+    def connect(deadline: float | None = None) -> Any:
         configuration = _configuration()
         loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
             token_filename=str(service_account / "token"),
@@ -142,6 +162,46 @@ def _parsed_kubeconfig(path: str) -> Any:
             raise ConfigException(f"no kubeconfig found at {path}")
         _PARSED[path] = (stamps, merged)
         return merged
+
+
+def _guarded(config: Any, deadline: float) -> Any:
+    """The parsed kubeconfig with every exec credential plugin run through the guard
+    (:mod:`jobs.inventory.plugin_guard`: its own process group, killed at ``deadline``).
+
+    The parsed file is shared between clusters and never changed: the entries are copied.
+    """
+    users = config.value.get("users")
+    if not isinstance(users, list) or not any(_exec_of(u) is not None for u in users):
+        return config
+    patched = []
+    for entry in users:
+        plugin = _exec_of(entry)
+        if plugin is None:
+            patched.append(entry)
+            continue
+        command = plugin.get("command")
+        args = plugin.get("args") or []
+        guarded = {
+            **plugin,
+            "command": sys.executable,
+            "args": ["-I", "-S", _GUARD, repr(deadline), command, *args],
+        }
+        if isinstance(entry, ConfigNode):
+            copy = {**entry.value, "user": {**entry.value["user"], "exec": guarded}}
+            patched.append(ConfigNode(entry.name, copy, entry.path))  # type: ignore[no-untyped-call]
+        else:
+            patched.append({**entry, "user": {**entry["user"], "exec": guarded}})
+    return ConfigNode(config.name, {**config.value, "users": patched}, config.path)  # type: ignore[no-untyped-call]
+
+
+def _exec_of(entry: Any) -> dict[str, Any] | None:
+    """The ``user.exec`` mapping of one ``users[]`` entry (a dict or a ConfigNode), if any."""
+    value = entry.value if isinstance(entry, ConfigNode) else entry
+    user = value.get("user") if isinstance(value, dict) else None
+    plugin = user.get("exec") if isinstance(user, dict) else None
+    if isinstance(plugin, dict) and isinstance(plugin.get("command"), str):
+        return plugin
+    return None
 
 
 def list_contexts(path: str) -> tuple[list[str], str | None]:
@@ -188,10 +248,10 @@ class KubeReader:
         context.check()
         try:
             with _plugin_errors() as errors:
-                api = self._connect()
+                api = self._connect(time.time() + context.remaining())
             if errors:
                 api.close()
-                raise ClusterAccessError(f"exec credential plugin failed: {errors[0]}")
+                raise _plugin_failure(errors[0], context)
         except ConfigException as exc:
             raise ClusterAccessError(f"credentials: {_first_line(exc)}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -203,6 +263,19 @@ class KubeReader:
             return _Session(api, context, self.page_size).snapshot(self._origin)
         finally:
             api.close()
+
+
+def _plugin_failure(message: str, context: ReadContext) -> InventoryError:
+    """The error of a failed exec credential plugin (its guard's word when it has one)."""
+    _, marked, said = message.partition(plugin_guard.MARK)
+    if marked and f"process returned {plugin_guard.DEADLINE_EXIT}" in message:
+        return ClusterTimeout(context.timeout_message())
+    if marked and f"process returned {plugin_guard.NOT_FOUND_EXIT}" in message:
+        return ClusterAccessError(
+            f"exec credential plugin: {said.strip()}: install it or correct "
+            "users[].user.exec.command in the kubeconfig"
+        )
+    return ClusterAccessError(f"exec credential plugin failed: {message}")
 
 
 class _PluginErrors(logging.Filter):

@@ -173,6 +173,61 @@ def test_exec_plugin_credentials_work_and_a_failing_plugin_is_reported(
     assert "exec: process returned 1" in (cluster.error or "")
 
 
+def _processes_running(needle: str) -> list[int]:
+    """Live processes (not zombies) whose command line mentions ``needle``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if needle in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_hung_credential_plugin_is_killed_with_its_process_group_at_the_deadline(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    plugin = exec_plugin(tmp_path / "sleeps-60s.py", fleet.tokens["eks"], hang_seconds=60)
+    # The plugin starts a child of its own that would outlive it as an orphan.
+    script = (tmp_path / "sleeps-60s.py").read_text()
+    script = script.replace(
+        "time.sleep(",
+        "import subprocess; subprocess.Popen([sys.executable, '-c', "
+        "'import time; time.sleep(60)', 'sleeps-60s-child'])\ntime.sleep(",
+        1,
+    )
+    (tmp_path / "sleeps-60s.py").write_text(script)
+    kubeconfig = write_kubeconfig(tmp_path / "kc", [("hung", fleet.servers["eks"], plugin)])
+    targets = [ClusterTarget("hung", kubeconfig_reader(str(kubeconfig), "hung"))]
+    started = time.monotonic()
+    (cluster,) = read_fleet(targets, timeout=2)
+    assert time.monotonic() - started < 3.5
+    assert cluster.status is ClusterStatus.TIMEOUT
+    assert cluster.error == (
+        "no answer within 2 s (while loading credentials (kubeconfig, exec plugin))"
+    )
+    assert _processes_running("sleeps-60s") == []
+
+
+def test_a_credential_plugin_that_does_not_exist_is_named_not_taken_for_a_401(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    plugin = exec_plugin(tmp_path / "p.py", "unused")
+    plugin["exec"] = {**plugin["exec"], "command": "aws-iam-authenticator-missing", "args": []}
+    kubeconfig = write_kubeconfig(tmp_path / "kc", [("c", fleet.servers["eks"], plugin)])
+    (cluster,) = read_fleet([ClusterTarget("c", kubeconfig_reader(str(kubeconfig), "c"))])
+    assert cluster.status is ClusterStatus.ERROR
+    assert cluster.error == (
+        "exec credential plugin: command 'aws-iam-authenticator-missing' was not found: install "
+        "it or correct users[].user.exec.command in the kubeconfig"
+    )
+
+
 def test_a_cluster_with_its_own_ca_is_read_over_tls_and_an_unknown_ca_is_a_tls_failure(
     fleet: Fleet, tmp_path: Path
 ) -> None:
