@@ -50,6 +50,14 @@ class DeliveryReport:
     """Intents still waiting (failed, uncertain, waiting for another, or claimed elsewhere)."""
     errors: tuple[str, ...] = ()
     """One line per failure (channel and error; never a secret)."""
+    permanent: tuple[str, ...] = ()
+    """One line per failure that retrying will not fix, with what a person must do (a subset
+    of ``errors``, in their words plus the fix)."""
+
+    @property
+    def posted(self) -> int:
+        """Messages delivered by this pass, whichever scan or digest queued them."""
+        return len(self.delivered)
 
 
 class Outbox:
@@ -80,6 +88,7 @@ class Outbox:
         pending = self.store.run(lambda tx: tx.intents(IntentState.PENDING))
         done: list[str] = []
         errors: list[str] = []
+        permanent: list[str] = []
         blocked_channels: set[str] = set()
         failures = 0
         for intent in pending:
@@ -103,6 +112,8 @@ class Outbox:
                 message = f"{intent.kind} message for {intent.channel}: {exc}"
                 errors.append(message)
                 log.warning("not delivered: %s", message)
+                if isinstance(exc, NotDelivered) and exc.permanent:
+                    permanent.append(f"{message}: {exc.fix}")
                 maybe = isinstance(exc, DeliveryUncertain)
                 self.store.run(
                     lambda tx, i=intent, e=exc, m=maybe: tx.fail_step(i.id, str(e), maybe_posted=m)
@@ -112,7 +123,7 @@ class Outbox:
             finally:
                 self.store.run(lambda tx, i=intent: tx.release_intent(i.id, self.owner))
         remaining = len(pending) - len(done)
-        return DeliveryReport(tuple(done), remaining, tuple(errors))
+        return DeliveryReport(tuple(done), remaining, tuple(errors), tuple(permanent))
 
     def _deliver_one(self, intent: IntentRecord, clock: Callable[[], datetime]) -> None:
         store = self.store
