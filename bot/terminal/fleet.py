@@ -275,6 +275,10 @@ def render_summary(
     )
     if delivery.pending:
         lines.append(f"Still queued: {delivery.pending}.")
+    for intent in delivery.held:
+        lines.append(
+            f"Held by another worker (it sends it, or the next scan once its lease ends): {intent}"
+        )
     permanent = set(delivery.permanent)
     for error in delivery.errors:
         if not any(p.startswith(error) for p in permanent):
