@@ -98,6 +98,9 @@ class ClusterFacts:
     aliases: tuple[str, ...] = ()
     demo: bool = False
     """True for the bundled demo fleet; demo data is labelled everywhere and never posted."""
+    nodes_unknown: str | None = None
+    """Why the node list could not be read in this scan (its nodes and their facts are unknown,
+    not absent); None when it was read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,8 +156,15 @@ def diff_cluster(
     catalog_version: str,
     now: datetime,
     language: str = "en",
+    *,
+    nodes_known: bool = True,
 ) -> list[Transition]:
-    """Transitions for a cluster that was read: one per advisory, plus withdrawn advisories."""
+    """Transitions for a cluster that was read: one per advisory, plus withdrawn advisories.
+
+    ``nodes_known`` False: the node list could not be read in this scan, so which nodes a match
+    covers is unknown (not "the whole cluster"): an open match keeps its last known nodes and is
+    not *updated* for them.
+    """
     out: list[Transition] = []
     seen: set[str] = set()
     for match in matches:
@@ -171,6 +178,8 @@ def diff_cluster(
         if match.verdict is Verdict.UNKNOWN:
             out.append(_unknown(cluster, prev, snap, now))
         else:
+            if not nodes_known and prev is not None and prev.state is MatchState.OPEN:
+                snap = _last_known_nodes(snap, prev.snapshot)
             out.append(_affected(cluster, prev, snap, now))
     for withdrawn, prev in previous.items():
         if withdrawn not in seen and not prev.state.closed:
@@ -184,6 +193,16 @@ def diff_cluster(
                 )
             )
     return out
+
+
+def _last_known_nodes(snap: MatchSnapshot, before: MatchSnapshot) -> MatchSnapshot:
+    """``snap`` with the nodes of ``before``: a failed node read is not news."""
+    return replace(
+        snap,
+        affected_nodes=before.affected_nodes,
+        node_count=before.node_count,
+        groups=before.groups,
+    )
 
 
 def _affected(

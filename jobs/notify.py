@@ -54,14 +54,28 @@ class NotDelivered(NotifyError):
     """The message was certainly not stored (an ``ok: false`` answer, a 4xx, rate limited).
 
     ``channel_problem`` is True when the error concerns the channel only (not found, archived,
-    bot not invited): other channels can still be served.
+    bot not invited): other channels can still be served. ``fix`` is set when retrying will not
+    help (the app is not in the channel, the token is revoked, a scope is missing): what a
+    person must do, naming the channel.
     """
 
     def __init__(
-        self, message: str, *, channel: str = "", method: str = "", channel_problem: bool = False
+        self,
+        message: str,
+        *,
+        channel: str = "",
+        method: str = "",
+        channel_problem: bool = False,
+        fix: str = "",
     ) -> None:
         super().__init__(message, channel=channel, method=method)
         self.channel_problem = channel_problem
+        self.fix = fix
+
+    @property
+    def permanent(self) -> bool:
+        """Whether retrying will not deliver it until a person acts (see ``fix``)."""
+        return bool(self.fix)
 
 
 class DeliveryUncertain(NotifyError):

@@ -6,7 +6,9 @@ pending intents step by step (see :mod:`jobs.notify`), recording each step's res
 run killed half-way resumes where it stopped:
 
 - an intent is *claimed* with a lease (:data:`LEASE`) before it is delivered, so two workers
-  never send it both; a worker that dies leaves it to others once the lease ends;
+  never send it both; a worker that dies leaves it to others once the lease ends, or at once
+  when it is a process of this host that is certainly gone (killed, or an earlier container
+  with this PID): its last step may have been posted, so it is looked up before it is posted;
 - a step that may have been stored (:class:`~jobs.notify.DeliveryUncertain`) is looked up by
   its marker in the channel's history before it is posted again;
 - an intent that edits a message waits for the intent that posts it.
@@ -28,7 +30,7 @@ from jobs.notices import Digest, MatchNotice, MessageRef, NoticeKind, notice_fro
 from jobs.notify import DeliveryUncertain, NotDelivered, Notifier, NotifyError, Posted, StepAction
 from jobs.store import IntentRecord, IntentState, Store, Tx
 
-__all__ = ["LEASE", "LOOKUP_MARGIN", "MAX_FAILURES", "DeliveryReport", "Outbox"]
+__all__ = ["LEASE", "LOOKUP_MARGIN", "MAX_FAILURES", "DeliveryReport", "Outbox", "holder_is_gone"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,43 @@ class DeliveryReport:
     """Intents still waiting (failed, uncertain, waiting for another, or claimed elsewhere)."""
     errors: tuple[str, ...] = ()
     """One line per failure (channel and error; never a secret)."""
+    permanent: tuple[str, ...] = ()
+    """One line per failure that retrying will not fix, with what a person must do (a subset
+    of ``errors``, in their words plus the fix)."""
+
+    held: tuple[str, ...] = ()
+    """Intents another worker was delivering (its lease had not ended): pending, not lost."""
+
+    @property
+    def posted(self) -> int:
+        """Messages delivered by this pass, whichever scan or digest queued them."""
+        return len(self.delivered)
+
+
+_PROCESS: Final = uuid.uuid4().hex[:8]
+"""This process's token in owner names: a restarted container has the same host name and PID."""
+
+
+def holder_is_gone(owner: str | None) -> bool:
+    """Whether the worker named ``owner`` is certainly dead: a process of this host (same host
+    name) whose PID no longer runs, or an earlier process with this process's PID (a restarted
+    container). A worker on another host, or of unknown shape, is never taken for dead: its
+    lease decides."""
+    if not owner:
+        return False
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return parts[2] != _PROCESS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it runs, as another user
+    return False
 
 
 class Outbox:
@@ -58,7 +97,9 @@ class Outbox:
     def __init__(self, store: Store, notifier: Notifier, *, owner: str | None = None) -> None:
         self.store = store
         self.notifier = notifier
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or (
+            f"{socket.gethostname()}:{os.getpid()}:{_PROCESS}:{uuid.uuid4().hex[:8]}"
+        )
 
     def queue_digest(self, digest: Digest, channel: str, now: datetime) -> str:
         """Queue a digest for ``channel`` and record it as the channel's last digest."""
@@ -80,6 +121,8 @@ class Outbox:
         pending = self.store.run(lambda tx: tx.intents(IntentState.PENDING))
         done: list[str] = []
         errors: list[str] = []
+        permanent: list[str] = []
+        held: list[str] = []
         blocked_channels: set[str] = set()
         failures = 0
         for intent in pending:
@@ -91,9 +134,15 @@ class Outbox:
                 first = self.store.run(lambda tx, i=intent: tx.intent(i.depends_on or ""))
                 if first is not None and first.state is IntentState.PENDING:
                     continue
+            gone = intent.claimed_by if holder_is_gone(intent.claimed_by) else None
+            if gone is not None:
+                log.info("taking over intent %s from %s, a process that is gone", intent.id, gone)
             if not self.store.run(
-                lambda tx, i=intent: tx.claim_intent(i.id, self.owner, clock(), LEASE)
+                lambda tx, i=intent, g=gone: tx.claim_intent(
+                    i.id, self.owner, clock(), LEASE, take_over_from=g
+                )
             ):
+                held.append(f"{intent.kind} message for {intent.channel}")
                 continue
             try:
                 self._deliver_one(intent, clock)
@@ -103,6 +152,8 @@ class Outbox:
                 message = f"{intent.kind} message for {intent.channel}: {exc}"
                 errors.append(message)
                 log.warning("not delivered: %s", message)
+                if isinstance(exc, NotDelivered) and exc.permanent:
+                    permanent.append(f"{message}: {exc.fix}")
                 maybe = isinstance(exc, DeliveryUncertain)
                 self.store.run(
                     lambda tx, i=intent, e=exc, m=maybe: tx.fail_step(i.id, str(e), maybe_posted=m)
@@ -112,7 +163,7 @@ class Outbox:
             finally:
                 self.store.run(lambda tx, i=intent: tx.release_intent(i.id, self.owner))
         remaining = len(pending) - len(done)
-        return DeliveryReport(tuple(done), remaining, tuple(errors))
+        return DeliveryReport(tuple(done), remaining, tuple(errors), tuple(permanent), tuple(held))
 
     def _deliver_one(self, intent: IntentRecord, clock: Callable[[], datetime]) -> None:
         store = self.store

@@ -230,7 +230,14 @@ class Tracker:
         ok = cluster.status is ClusterStatus.OK
         if ok:
             transitions = diff_cluster(
-                ref, previous, matches, len(cluster.nodes), catalog_version, now, self.language
+                ref,
+                previous,
+                matches,
+                len(cluster.nodes),
+                catalog_version,
+                now,
+                self.language,
+                nodes_known=cluster.nodes_unknown is None,
             )
         else:
             reason = f"the cluster could not be read ({cluster.status.value})"

@@ -1,12 +1,18 @@
 """``netadvisor digest``: every channel's digest now, posted (or printed); the same use case
-``serve`` runs daily (:meth:`jobs.tracker.Tracker.send_digests`)."""
+``serve`` runs daily (:meth:`jobs.tracker.Tracker.send_digests`).
+
+Exit codes: 0 when every digest was posted (or printed); 1 when there is no state yet, the
+database cannot be used, or a digest could not be posted now (kept, retried later); 2 for usage
+errors; 3 when a digest could not be delivered for a reason retrying will not fix (the app is not
+in the channel, a revoked token, a missing scope), named on standard error with the fix.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any, TextIO
 
-from bot.cli.flags import PROG, add_settings_flags, add_severity_flag, config_mutes
+from bot.cli.flags import NOT_DELIVERED, PROG, add_settings_flags, add_severity_flag, config_mutes
 from bot.terminal import json as documents
 from bot.wiring import Wiring
 from jobs.store import StoreError
@@ -57,8 +63,13 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if args.json:
         documents.dump(documents.digests(digests), out)
     for error in report.errors:
-        print(f"{PROG}: not delivered (kept, retried later): {error}", file=err)
+        if not any(line.startswith(error) for line in report.permanent):
+            print(f"{PROG}: not delivered (kept, retried later): {error}", file=err)
+    for line in report.permanent:
+        print(f"{PROG}: not delivered, and retrying will not help: {line}", file=err)
     if messages.notifier.posts and not args.dry_run and not report.errors:
         channels = ", ".join(d.channel for d in digests)
         print(f"{PROG}: digest posted to {channels}", file=err)
+    if report.permanent:
+        return NOT_DELIVERED
     return 1 if report.errors else 0

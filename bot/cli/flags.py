@@ -27,6 +27,7 @@ from jobs.inventory.run import FleetError, check_names
 from jobs.store import Store
 
 __all__ = [
+    "NOT_DELIVERED",
     "PROG",
     "Parser",
     "UsageError",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 PROG = "netadvisor"
+NOT_DELIVERED = 3
+"""Exit code of ``scan`` and ``digest``: messages could not be delivered for a reason retrying
+will not fix (the error names the channel and the fix)."""
 
 # Which described facts put a component in scope of the human report.
 _COMPONENT_FACTS = {

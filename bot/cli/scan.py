@@ -2,8 +2,11 @@
 post (or print) it: the :func:`jobs.scan.scan` use case that ``serve`` schedules too.
 
 Exit codes: 0 when the run completed, even if some clusters could not be read (they are
-reported); 1 when no cluster could be read or a ``--fail-on`` level was reached; 2 for usage
-errors (bad flags, a bad configuration file, two clusters with one name).
+reported) or messages wait to be retried; 1 when no cluster could be read or a ``--fail-on``
+level was reached; 2 for usage errors (bad flags, a bad configuration file, two clusters with one
+name); 3 when messages could not be delivered for a reason retrying will not fix (the app is not
+in the channel, the channel does not exist, a revoked token, a missing scope): each is named on
+standard error with the channel and the fix, and stays queued for when it is fixed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, TextIO
 
 from advisories.models import Verdict
 from bot.cli.flags import (
+    NOT_DELIVERED,
     PROG,
     add_fleet_flags,
     add_output_flag,
@@ -127,6 +131,10 @@ def run(args: argparse.Namespace, w: Wiring, out: TextIO, err: TextIO) -> int:
     if result.readable == 0:
         print(f"{PROG}: no cluster could be read", file=err)
         return 1
+    if result.report.delivery.permanent:
+        for line in result.report.delivery.permanent:
+            print(f"{PROG}: not delivered, and retrying will not help: {line}", file=err)
+        return NOT_DELIVERED
     if args.fail_on is not None:
         threshold = Verdict(args.fail_on).rank
         if any(

@@ -94,7 +94,7 @@ def _short_url(url: str) -> str:
 
 SHOW_ALL_ACTION: Final = "netadvisor_ask_all"
 """``action_id`` of the "Show all" button under an answer with folded advisories; its value is
-the question. The interactive handler that re-answers with ``show_all`` is not wired yet."""
+the question, which :mod:`bot.slack.listeners.actions` answers again with every advisory."""
 
 
 def answer_blocks(ans: Answer) -> list[Block]:

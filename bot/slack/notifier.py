@@ -61,6 +61,31 @@ _CHANNEL_ERRORS: Final = frozenset(
 _UNCERTAIN_ERRORS: Final = frozenset(
     {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
 )
+# ok:false errors that retrying will not fix, with what a person must do ({channel}, {needed}).
+# See: https://api.slack.com/methods/chat.postMessage#errors
+_TOKEN_FIX: Final = (
+    "the bot token is not accepted: reinstall the Slack app and set SLACK_BOT_TOKEN to its bot "
+    "token (xoxb-...)"
+)
+_FIXES: Final[dict[str, str]] = {
+    "channel_not_found": (
+        "{channel} does not exist or the app cannot see it: correct the channel in the "
+        "configuration, or invite the app to {channel} if it is private"
+    ),
+    "not_in_channel": "invite the app to {channel} (/invite @netadvisor in {channel})",
+    "is_archived": "{channel} is archived: unarchive it or route to another channel",
+    "restricted_action": "the workspace does not let the app post in {channel}: ask an admin",
+    "invalid_auth": _TOKEN_FIX,
+    "not_authed": _TOKEN_FIX,
+    "account_inactive": _TOKEN_FIX,
+    "token_revoked": _TOKEN_FIX,
+    "token_expired": _TOKEN_FIX,
+    "no_permission": "the app may not do this in {channel}: check its scopes and reinstall it",
+    "missing_scope": (
+        "add the {needed} scope to the Slack app (OAuth & Permissions) and reinstall it"
+    ),
+    "not_allowed_token_type": _TOKEN_FIX,
+}
 _CHANNEL_ID: Final = re.compile(r"^[CGD][A-Z0-9]{2,}$")  # names are lower case
 
 
@@ -228,6 +253,7 @@ class SlackNotifier:
                     channel=channel,
                     method="conversations.list",
                     channel_problem=True,
+                    fix=_FIXES["channel_not_found"].format(channel=channel),
                 )
 
     def check(self) -> str:
@@ -262,8 +288,15 @@ def _errors(method: str, channel: str, *, uncertain: bool) -> Iterator[None]:
             raise NotDelivered(
                 "rate limited, retries exhausted", channel=channel, method=method
             ) from None
+        fix = _FIXES.get(code, "").format(
+            channel=channel or "the channel", needed=exc.response.get("needed") or "missing"
+        )
         raise NotDelivered(
-            code, channel=channel, method=method, channel_problem=code in _CHANNEL_ERRORS
+            code,
+            channel=channel,
+            method=method,
+            channel_problem=code in _CHANNEL_ERRORS,
+            fix=fix,
         ) from None
     except (URLError, OSError, http.client.HTTPException) as exc:
         metrics.SLACK_FAILURES.labels(method=method, error="connection failed").inc()

@@ -263,12 +263,28 @@ def render_summary(
     lines.append(f"Changes since the last scan: {shown}.")
     if report.retired:
         lines.append(f"Retired (no longer configured): {', '.join(report.retired)}.")
-    posted = told.get("posted", 0)
+    # Every delivery counts, also of messages an earlier (failed) scan or digest queued.
+    delivery = report.delivery
+    posted = delivery.posted
+    earlier = posted - told.get("posted", 0)
     printed_count = told.get("printed", 0)
     muted = told.get("muted", 0)
-    lines.append(f"Messages: {posted} posted, {printed_count} printed, {muted} muted; to {target}.")
-    for error in report.delivery.errors:
-        lines.append(f"Not delivered (retried at the next scan): {error}")
+    queued = f" ({earlier} queued earlier)" if earlier > 0 else ""
+    lines.append(
+        f"Messages: {posted} posted{queued}, {printed_count} printed, {muted} muted; to {target}."
+    )
+    if delivery.pending:
+        lines.append(f"Still queued: {delivery.pending}.")
+    for intent in delivery.held:
+        lines.append(
+            f"Held by another worker (it sends it, or the next scan once its lease ends): {intent}"
+        )
+    permanent = set(delivery.permanent)
+    for error in delivery.errors:
+        if not any(p.startswith(error) for p in permanent):
+            lines.append(f"Not delivered (retried at the next scan): {error}")
+    for error in delivery.permanent:
+        lines.append(f"Not delivered, and retrying will not help: {error}")
     if dry_run:
         lines.append("Dry run: nothing was written or posted.")
     return "\n".join(lines)

@@ -16,8 +16,10 @@ paginated (``limit``/``continue``); a 410 on a ``continue`` token restarts the l
 
 Time: the client is built with urllib3 retries off (the default retries multiply a read timeout
 several times over) and every request gets the time left of the cluster's budget. Building the
-client may run an exec credential plugin that never returns; that is bounded by the runner
-(:mod:`jobs.inventory.run`), which abandons the reading thread at the deadline.
+client may run an exec credential plugin that never returns: the client runs it through
+:mod:`jobs.inventory.plugin_guard`, in a process group of its own that is killed just before the
+cluster's deadline (nothing is left running after a scan); the runner
+(:mod:`jobs.inventory.run`) abandons the reading thread at the deadline in any case.
 """
 
 from __future__ import annotations
@@ -27,18 +29,22 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
-from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+from kubernetes.config.kube_config import ConfigNode, KubeConfigLoader, KubeConfigMerger
 
+from jobs.inventory import plugin_guard
 from jobs.inventory.mapping import NODE_ARGS, follow_ups, looks_built_in, slim_node, slim_service
 from jobs.inventory.port import (
     ClusterAccessError,
@@ -77,8 +83,19 @@ USER_AGENT: Final = "netadvisor-inventory"
 _CONNECT_TIMEOUT: Final = 10.0
 _MESSAGE_LIMIT: Final = 300
 
-Connect = Callable[[], Any]
-"""Builds an ``ApiClient`` (may run an exec credential plugin)."""
+_PLUGIN_TIMEOUT: Final = 60.0
+"""How long an exec credential plugin may run when no cluster deadline bounds it (doctor)."""
+_PLUGIN_MARGIN: Final = 0.2
+"""Plugins are killed this long before the cluster's deadline, so that the read reports it."""
+_GUARD: Final = str(Path(plugin_guard.__file__).resolve())
+
+
+class Connect(Protocol):
+    """Builds an ``ApiClient`` (may run an exec credential plugin, killed at ``deadline``)."""
+
+    def __call__(self, deadline: float | None = None) -> Any:
+        """``deadline``: seconds since the epoch (None: :data:`_PLUGIN_TIMEOUT` from now)."""
+        ...
 
 
 def _configuration() -> Configuration:
@@ -91,11 +108,15 @@ def _configuration() -> Configuration:
 def kubeconfig_reader(path: str, context: str | None) -> KubeReader:
     """A reader for one context of a kubeconfig (``path`` may list files joined by ``:``)."""
 
-    def connect() -> Any:
+    def connect(deadline: float | None = None) -> Any:
         # What new_client_from_config does, with the parsed file shared by every context: a
         # 200-context kubeconfig takes 140 ms to parse, once per cluster otherwise.
+        if deadline is None:
+            deadline = time.time() + _PLUGIN_TIMEOUT
         loader = KubeConfigLoader(  # type: ignore[no-untyped-call]
-            config_dict=_parsed_kubeconfig(path), active_context=context, config_base_path=None
+            config_dict=_guarded(_parsed_kubeconfig(path), deadline - _PLUGIN_MARGIN),
+            active_context=context,
+            config_base_path=None,
         )  # no config_persister: refreshed tokens are never written back into the user's file
         configuration = _configuration()
         loader.load_and_set(configuration)  # type: ignore[no-untyped-call]
@@ -112,7 +133,7 @@ def in_cluster_reader(service_account: Path) -> KubeReader:
     ``/var/run/secrets/kubernetes.io/serviceaccount``); the composition root chooses it.
     """
 
-    def connect() -> Any:
+    def connect(deadline: float | None = None) -> Any:
         configuration = _configuration()
         loader = InClusterConfigLoader(  # type: ignore[no-untyped-call]
             token_filename=str(service_account / "token"),
@@ -141,6 +162,46 @@ def _parsed_kubeconfig(path: str) -> Any:
             raise ConfigException(f"no kubeconfig found at {path}")
         _PARSED[path] = (stamps, merged)
         return merged
+
+
+def _guarded(config: Any, deadline: float) -> Any:
+    """The parsed kubeconfig with every exec credential plugin run through the guard
+    (:mod:`jobs.inventory.plugin_guard`: its own process group, killed at ``deadline``).
+
+    The parsed file is shared between clusters and never changed: the entries are copied.
+    """
+    users = config.value.get("users")
+    if not isinstance(users, list) or not any(_exec_of(u) is not None for u in users):
+        return config
+    patched = []
+    for entry in users:
+        plugin = _exec_of(entry)
+        if plugin is None:
+            patched.append(entry)
+            continue
+        command = plugin.get("command")
+        args = plugin.get("args") or []
+        guarded = {
+            **plugin,
+            "command": sys.executable,
+            "args": ["-I", "-S", _GUARD, repr(deadline), command, *args],
+        }
+        if isinstance(entry, ConfigNode):
+            copy = {**entry.value, "user": {**entry.value["user"], "exec": guarded}}
+            patched.append(ConfigNode(entry.name, copy, entry.path))  # type: ignore[no-untyped-call]
+        else:
+            patched.append({**entry, "user": {**entry["user"], "exec": guarded}})
+    return ConfigNode(config.name, {**config.value, "users": patched}, config.path)  # type: ignore[no-untyped-call]
+
+
+def _exec_of(entry: Any) -> dict[str, Any] | None:
+    """The ``user.exec`` mapping of one ``users[]`` entry (a dict or a ConfigNode), if any."""
+    value = entry.value if isinstance(entry, ConfigNode) else entry
+    user = value.get("user") if isinstance(value, dict) else None
+    plugin = user.get("exec") if isinstance(user, dict) else None
+    if isinstance(plugin, dict) and isinstance(plugin.get("command"), str):
+        return plugin
+    return None
 
 
 def list_contexts(path: str) -> tuple[list[str], str | None]:
@@ -187,10 +248,10 @@ class KubeReader:
         context.check()
         try:
             with _plugin_errors() as errors:
-                api = self._connect()
+                api = self._connect(time.time() + context.remaining())
             if errors:
                 api.close()
-                raise ClusterAccessError(f"exec credential plugin failed: {errors[0]}")
+                raise _plugin_failure(errors[0], context)
         except ConfigException as exc:
             raise ClusterAccessError(f"credentials: {_first_line(exc)}") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -202,6 +263,19 @@ class KubeReader:
             return _Session(api, context, self.page_size).snapshot(self._origin)
         finally:
             api.close()
+
+
+def _plugin_failure(message: str, context: ReadContext) -> InventoryError:
+    """The error of a failed exec credential plugin (its guard's word when it has one)."""
+    _, marked, said = message.partition(plugin_guard.MARK)
+    if marked and f"process returned {plugin_guard.DEADLINE_EXIT}" in message:
+        return ClusterTimeout(context.timeout_message())
+    if marked and f"process returned {plugin_guard.NOT_FOUND_EXIT}" in message:
+        return ClusterAccessError(
+            f"exec credential plugin: {said.strip()}: install it or correct "
+            "users[].user.exec.command in the kubeconfig"
+        )
+    return ClusterAccessError(f"exec credential plugin failed: {message}")
 
 
 class _PluginErrors(logging.Filter):
@@ -269,8 +343,9 @@ class _Session:
         namespaces = self.get(BY_KEY["namespaces"], None, "kube-system")
         resources["namespaces"] = namespaces
         uid = _uid(namespaces)
-        if uid is not None:
-            self.context.claim(uid)
+        if uid is None:
+            raise ClusterAccessError(_no_identity(namespaces))
+        self.context.claim(uid)
         resources["nodes"] = self.list(BY_KEY["nodes"], accept=TABLE_ACCEPT, slim=slim_node)
         daemonsets = self.list(BY_KEY["daemonsets"])
         resources["daemonsets"] = daemonsets
@@ -344,10 +419,10 @@ class _Session:
 
     def version(self) -> tuple[Mapping[str, Any] | None, ReadProblem | None]:
         self.context.stage = "GET /version"
-        status, body = self.request("/version", [], JSON_ACCEPT)
-        if status >= 400:
-            return None, self.problem(status, body, "/version")
-        document = _json(body)
+        answer = self.request("/version", [], JSON_ACCEPT)
+        if not answer.usable:
+            return None, self.problem(answer, "/version")
+        document = _json(answer.body)
         if not isinstance(document, dict):
             return None, ReadProblem(ProblemKind.FAILED, "/version: not a JSON object")
         return document, None
@@ -355,12 +430,12 @@ class _Session:
     def get(self, rtype: ResourceType, namespace: str | None, name: str) -> Listing:
         """One object as a listing (empty when it does not exist)."""
         self.context.stage = f"reading {rtype.kind} {name}"
-        status, body = self.request(rtype.path(namespace, name), [], JSON_ACCEPT)
-        if status == 404:
+        answer = self.request(rtype.path(namespace, name), [], JSON_ACCEPT)
+        if answer.status == 404 and answer.foreign() is None:
             return Listing()
-        if status >= 400:
-            return Listing((), (self.problem(status, body, rtype.kind, namespace, name),))
-        document = _json(body)
+        if not answer.usable:
+            return Listing((), (self.problem(answer, rtype.kind, namespace, name),))
+        document = _json(answer.body)
         if not isinstance(document, dict):
             return Listing((), (ReadProblem(ProblemKind.FAILED, "not a JSON object"),))
         return Listing((document,))
@@ -393,16 +468,16 @@ class _Session:
                 query.append(("labelSelector", label_selector))
             if token:
                 query.append(("continue", token))
-            status, body = self.request(rtype.path(namespace), query, accept)
-            if status == 410 and token and not restarted:
+            answer = self.request(rtype.path(namespace), query, accept)
+            if answer.status == 410 and token and not restarted:
                 # See: https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks
                 items, token, restarted = [], None, True
                 continue
-            if status >= 400:
-                problem = self.problem(status, body, rtype.plural, namespace)
+            if not answer.usable:
+                problem = self.problem(answer, rtype.plural, namespace)
                 return Listing((), (problem,))
-            document = _json(body)
-            del body
+            document = _json(answer.body)
+            del answer
             if not isinstance(document, dict):
                 failure = ReadProblem(ProblemKind.FAILED, f"{rtype.plural}: not a JSON object")
                 return Listing((), (failure,))
@@ -423,9 +498,7 @@ class _Session:
             if not token or (pages is not None and page >= pages):
                 return Listing(tuple(items))
 
-    def request(
-        self, path: str, query: Sequence[tuple[str, str]], accept: str
-    ) -> tuple[int, bytes]:
+    def request(self, path: str, query: Sequence[tuple[str, str]], accept: str) -> _Answer:
         """One GET within the time left; transport failures become InventoryErrors."""
         left = self.context.check()
         method, url, headers, _, _ = self.api.param_serialize(
@@ -459,7 +532,13 @@ class _Session:
                 "the API server rejected the credentials (401 Unauthorized): the token or "
                 "certificate is wrong or expired"
             )
-        return status, body
+        headers = raw.headers
+        return _Answer(
+            status,
+            body,
+            str(headers.get("Content-Type") or ""),
+            str(headers.get("Location") or ""),
+        )
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -501,13 +580,16 @@ class _Session:
 
     def problem(
         self,
-        status: int,
-        body: bytes,
+        answer: _Answer,
         what: str,
         namespace: str | None = None,
         name: str | None = None,
     ) -> ReadProblem:
-        document = _json(body)
+        status = answer.status
+        foreign = answer.foreign()
+        if foreign is not None:
+            return ReadProblem(ProblemKind.FAILED, self.redact(foreign), namespace, name)
+        document = _json(answer.body)
         message = ""
         if isinstance(document, dict) and isinstance(document.get("message"), str):
             message = document["message"]
@@ -529,6 +611,66 @@ class _Session:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+class _Answer(NamedTuple):
+    """One HTTP answer: what inventory needs of it."""
+
+    status: int
+    body: bytes
+    content_type: str
+    location: str
+
+    @property
+    def json(self) -> bool:
+        """Whether the body claims to be JSON (the API server's answers, Status objects too)."""
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        return media == "application/json" or media.endswith("+json")
+
+    @property
+    def usable(self) -> bool:
+        """A successful answer of the Kubernetes API (2xx, JSON)."""
+        return 200 <= self.status < 300 and self.foreign() is None
+
+    def foreign(self) -> str | None:
+        """Why the answer does not come from the Kubernetes API, or None when it may.
+
+        An error in plain text is the API server's own (``404 page not found`` for a group it
+        does not serve); HTML and redirects are not.
+        """
+        if 300 <= self.status < 400:
+            if not self.location:
+                return f"HTTP {self.status} redirect without a Location: not the Kubernetes API"
+            # Scheme, host and path only: a sign-in URL's query may carry state or tokens.
+            place = urlsplit(self.location)
+            target = urlunsplit((place.scheme, place.netloc, place.path, "", ""))
+            return f"redirected to {target or self.location[:80]}: an authenticating proxy?"
+        if self.json:
+            return None
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        if media in ("text/html", "application/xhtml+xml") or self.body.lstrip()[:1] == b"<":
+            return (
+                f"answered HTML (HTTP {self.status}), not the Kubernetes API: a sign-in page "
+                "or a proxy in front of it?"
+            )
+        if 200 <= self.status < 300:
+            shown = media or "no Content-Type"
+            return f"answered {shown} (HTTP {self.status}), not the Kubernetes API's JSON"
+        return None
+
+
+def _no_identity(namespaces: Listing) -> str:
+    """Why a cluster whose kube-system namespace was not read cannot be read."""
+    where = "reading namespace kube-system, the cluster's identity"
+    if namespaces.problems:
+        problem = namespaces.problems[0]
+        fix = ""
+        if problem.kind is ProblemKind.FORBIDDEN:
+            fix = "; grant get on namespaces/kube-system (deploy/overlays/watched-cluster)"
+        return f"{problem.message} ({where}){fix}"
+    if namespaces.items:
+        return f"the kube-system namespace has no metadata.uid ({where})"
+    return f"no namespace kube-system: not a Kubernetes API server? ({where})"
 
 
 def _json(body: bytes) -> Any:

@@ -141,6 +141,9 @@ class IntentRecord:
     """Step number -> (channel ID, ts) of what each finished step posted or edited."""
     last_error: str | None = None
     done_at: datetime | None = None
+    claimed_by: str | None = None
+    """The worker delivering it now (its lease), if any."""
+    claimed_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

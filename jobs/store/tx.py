@@ -104,6 +104,8 @@ def _intent(row: Row[Any]) -> IntentRecord:
         progress={k: (v[0], v[1]) for k, v in (row.progress or {}).items()},
         last_error=row.last_error,
         done_at=row.done_at,
+        claimed_by=row.claimed_by,
+        claimed_until=row.claimed_until,
     )
 
 
@@ -389,20 +391,31 @@ class Tx:
             query = query.where(schema.intents.c.state.in_([s.value for s in states]))
         return [_intent(r) for r in self.conn.execute(query)]
 
-    def claim_intent(self, intent_id: str, owner: str, now: datetime, lease: timedelta) -> bool:
-        """Take the intent for ``lease`` unless another worker holds it; True when taken."""
+    def claim_intent(
+        self,
+        intent_id: str,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        *,
+        take_over_from: str | None = None,
+    ) -> bool:
+        """Take the intent for ``lease`` unless another worker holds it; True when taken.
+
+        ``take_over_from``: a worker known to be dead; its lease is taken over if it still
+        holds the intent (and only then: a live worker that claimed it since keeps it).
+        """
         i = schema.intents
+        holders = [i.c.claimed_until.is_(None), i.c.claimed_until < now, i.c.claimed_by == owner]
+        if take_over_from is not None:
+            holders.append(i.c.claimed_by == take_over_from)
         result = self.conn.execute(
             update(i)
             .where(
                 and_(
                     i.c.id == intent_id,
                     i.c.state == IntentState.PENDING.value,
-                    or_(
-                        i.c.claimed_until.is_(None),
-                        i.c.claimed_until < now,
-                        i.c.claimed_by == owner,
-                    ),
+                    or_(*holders),
                 )
             )
             .values(claimed_by=owner, claimed_until=now + lease)

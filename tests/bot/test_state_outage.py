@@ -32,6 +32,13 @@ from tests.bot.slack.test_listeners import SECRET, Bot, _Recorder, event_body, p
 from tests.runner import run
 from tests.servers.slack import SlackServer
 
+# The verdict line as the answers put it (see tests/advisories/test_answers.py).
+VERDICT = (
+    "Not safe: IPVS mode: 1 s delay or failed requests when accessing Services "
+    "(KP-IPVS-CONN-REUSE). Use kernel 5.9 or later and Kubernetes 1.22 or later; or switch the "
+    "kube-proxy mode to iptables."
+)
+
 
 def closed_port() -> int:
     """A port of 127.0.0.1 nothing listens on (bound, then released)."""

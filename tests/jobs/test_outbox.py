@@ -4,13 +4,17 @@ on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
 from jobs.changes import Change, Notified
 from jobs.notices import Digest
-from jobs.outbox import DeliveryReport, Outbox
+from jobs.outbox import DeliveryReport, Outbox, holder_is_gone
 from jobs.store import IntentState, Store
 from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
 from tests.jobs.recording import HOUR, NEW_KERNEL, NOW, OLD_KERNEL, outcome, run, tracker
@@ -96,6 +100,41 @@ def test_a_killed_process_leaves_its_intent_to_others_only_after_the_lease(
     assert soon.delivered == () and soon.pending == 1
     assert later.delivered == (intent.id,)
     assert len(chat.top_level()) == 1
+
+
+def _owner_of(pid: int, process: str = "0000aaaa") -> str:
+    """An outbox owner name as a process of this host with ``pid`` writes it."""
+    return f"{socket.gethostname()}:{pid}:{process}:0000bbbb"
+
+
+def test_a_lease_held_by_a_killed_process_of_this_host_is_taken_over_at_once(
+    url: str, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    # A process that ran on this host and is gone (as after kill -9: no finally ran).
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                           capture_output=True, text=True)  # fmt: skip
+    dead = _owner_of(int(ended.stdout))
+    alive = _owner_of(os.getppid())  # the process that started the tests: still running
+    assert holder_is_gone(dead) and not holder_is_gone(alive)
+    assert not holder_is_gone("worker-b") and not holder_is_gone(None)
+    with Store.open(url) as store:
+        chat.failures = ["killed"]  # posted, then the process dies before recording it
+        with pytest.raises(Killed):
+            run(tracker(store, chat, terminal, owner=alive), cluster())
+        with store.transaction() as tx:
+            intent = tx.intents(IntentState.PENDING)[0]
+            tx.claim_intent(intent.id, alive, NOW, timedelta(minutes=5))
+        # Held by a live worker: pending, and said so, until its lease ends.
+        waiting = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
+        assert waiting.delivered == () and waiting.held == ("new message for #net",)
+        # Held by a dead one: the recovery scan delivers it at once, without posting it twice.
+        with store.transaction() as tx:
+            tx.release_intent(intent.id, alive)
+            tx.claim_intent(intent.id, dead, NOW, timedelta(minutes=5))
+        recovered = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
+    assert recovered.delivered == (intent.id,) and recovered.held == ()
+    assert len(chat.top_level()) == 1 and chat.lookups == 1
+    assert len(chat.messages) == 2  # the match and its nodes' reply, each once
 
 
 def test_an_update_waits_for_the_message_it_edits(

@@ -62,16 +62,25 @@ Scenario keys (all optional; a plain ``dict``):
 ``errors``
     ``{path glob: HTTP status}``; matching paths answer that status with a real Status object
     (500 InternalError, 503 ServiceUnavailable, 429 TooManyRequests, ...).
+``faults``
+    ``{path glob: fault}`` answered before the bearer token is looked at, as by a proxy in front
+    of the API server or a server that is broken everywhere (glob ``"*"``: every path). A fault
+    is ``"redirect URL"`` (302 Found to URL, with the short HTML body and CSRF cookie an
+    authenticating proxy such as oauth2-proxy sends), ``"html"`` (200 with an HTML sign-in
+    page, ``text/html``), ``500`` (a real InternalError Status) or ``403`` (a real Forbidden
+    Status: ``User "system:anonymous" cannot list resource "nodes"...``, or ``cannot get path
+    "/version"`` for non-resource paths), or any other status (as ``errors``).
 ``expire_continue`` (default False)
     Every ``continue`` token is answered 410 Expired (as after an etcd compaction).
 ``watch_timeout`` (default 5.0)
     How long a watch without ``timeoutSeconds`` stays open (it first sends an ADDED event per
     matching object unless ``resourceVersion`` is given and not "0").
 
-Each request goes through, in order: ``latency``, ``hang``/``hang_paths``, the bearer token
-(401), ``errors``, ``forbidden`` (403, checked before the resource is looked up, as RBAC is), then
-routing (404 NotFound Status for unknown groups, versions, resources and objects). Only GET (and
-HEAD) is served; writes get 405 but are recorded (and map to create/update/patch/delete).
+Each request goes through, in order: ``latency``, ``hang``/``hang_paths``, ``faults``, the
+bearer token (401), ``errors``, ``forbidden`` (403, checked before the resource is looked up, as
+RBAC is), then routing (404 NotFound Status for unknown groups, versions, resources and objects).
+Only GET (and HEAD) is served; writes get 405 but are recorded (and map to
+create/update/patch/delete).
 
 Lists come sorted by namespace then name (etcd key order), as typed List objects (items of
 built-in kinds without kind/apiVersion), honouring ``limit``/``continue`` (opaque tokens,
@@ -721,6 +730,10 @@ class _Store:
         self.hang = _HANG_FOREVER if hang is True else float(hang)
         self.hang_paths: tuple[str, ...] = tuple(scenario.get("hang_paths") or ())
         self.errors: dict[str, int] = dict(scenario.get("errors") or {})
+        self.faults: dict[str, int | str] = dict(scenario.get("faults") or {})
+        for glob, fault in self.faults.items():
+            if not isinstance(fault, int) and fault != "html" and not fault.startswith("redirect "):
+                raise ValueError(f"faults[{glob!r}]: {fault!r} is not a fault")
         self.expire_continue = bool(scenario.get("expire_continue", False))
         self.watch_timeout = float(scenario.get("watch_timeout", 5.0))
 
@@ -1617,6 +1630,10 @@ class KubeAPIServer(Stoppable):
         if hang and not self._wait(hang):
             return None
 
+        for glob, fault in store.faults.items():
+            if fnmatch.fnmatchcase(path, glob):
+                return self._fault(fault, method, path, query)
+
         if self.token is not None:
             # The scheme is case-insensitive, as in kube-apiserver (the in-cluster config of the
             # Python client sends "bearer").
@@ -1640,6 +1657,22 @@ class KubeAPIServer(Stoppable):
             return self._lease(store, method, rp, query, body)
         return self._resource(store, method, rp, query, headers)
 
+    def _fault(self, fault: int | str, method: str, path: str, query: dict[str, str]) -> _Response:
+        """What a proxy in front of the server, or a server broken everywhere, answers."""
+        if isinstance(fault, str) and fault.startswith("redirect "):
+            return _redirect(fault.removeprefix("redirect ").strip(), path)
+        if fault == "html":
+            return _Response(200, _SIGN_IN_PAGE, "text/html; charset=utf-8")
+        if fault == 403:
+            rp = _parse_resource_path(path)
+            attrs = rbac_attributes(method, path, query) if rp is not None else None
+            if rp is not None and attrs is not None:
+                return self._forbidden(_ANONYMOUS, rp, attrs)
+            verb = "get" if method in ("GET", "HEAD") else method.lower()
+            message = f'forbidden: User "{_ANONYMOUS}" cannot {verb} path "{path}"'
+            return _status_response(403, message, details={})
+        return _injected_error(int(fault))
+
     def _lease(
         self, store: _Store, method: str, rp: _ResourcePath, query: dict[str, str], body: bytes
     ) -> _Response:
@@ -1647,7 +1680,7 @@ class KubeAPIServer(Stoppable):
         attrs = rbac_attributes(method, _rebuild_path(rp), query)
         assert attrs is not None
         if store.is_forbidden(rp.group, rp.resource, attrs.verb):
-            return self._forbidden(store, rp, attrs)
+            return self._forbidden(store.user, rp, attrs)
         if attrs.verb == "watch":
             return _status_response(405, "watching Leases is not supported by this fake server")
         status, answer = self.leases.handle(method, rp.namespace, rp.name, body)
@@ -1788,7 +1821,7 @@ class KubeAPIServer(Stoppable):
         attrs = rbac_attributes(method, _rebuild_path(rp), query)
         assert attrs is not None
         if store.is_forbidden(rp.group, rp.resource, attrs.verb):
-            return self._forbidden(store, rp, attrs)
+            return self._forbidden(store.user, rp, attrs)
 
         rt = store.types.get((rp.group, rp.version, rp.resource))
         if (
@@ -1822,7 +1855,7 @@ class KubeAPIServer(Stoppable):
             return _Response(200, _render(rt, [stored], choice, include, meta, single=True))
         return self._list(store, bucket, rp.namespace, query, choice, include)
 
-    def _forbidden(self, store: _Store, rp: _ResourcePath, attrs: RBACAttributes) -> _Response:
+    def _forbidden(self, user: str, rp: _ResourcePath, attrs: RBACAttributes) -> _Response:
         gr = f"{rp.resource}.{rp.group}" if rp.group else rp.resource
         subject = f'{gr} "{rp.name}"' if rp.name else gr
         scope = (
@@ -1831,7 +1864,7 @@ class KubeAPIServer(Stoppable):
             else "at the cluster scope"
         )
         message = (
-            f'{subject} is forbidden: User "{store.user}" cannot {attrs.verb} resource '
+            f'{subject} is forbidden: User "{user}" cannot {attrs.verb} resource '
             f'"{attrs.resource}" in API group "{rp.group}" {scope}'
         )
         details: JSON = {}
@@ -1973,6 +2006,42 @@ def _not_found(rt: ResourceType, name: str) -> _Response:
         details["group"] = rt.group
     details["kind"] = rt.plural
     return _status_response(404, f'{rt.group_resource} "{name}" not found', details=details)
+
+
+_ANONYMOUS = "system:anonymous"
+
+_SIGN_IN_PAGE = b"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Sign in</title>
+<link rel="stylesheet" href="/oauth2/static/css/bulma.min.css">
+</head>
+<body>
+<section class="section"><div class="box">
+<form method="GET" action="/oauth2/start">
+<input type="hidden" name="rd" value="/">
+<button type="submit" class="button">Sign in with OpenID Connect</button>
+</form>
+</div></section>
+</body>
+</html>
+"""
+
+
+def _redirect(target: str, path: str) -> _Response:
+    """A 302 as an authenticating proxy sends it (Go's ``http.Redirect`` body)."""
+    location = f"{target}{'&' if '?' in target else '?'}rd={path}"
+    escaped = location.replace("&", "&amp;").replace('"', "&quot;")
+    return _Response(
+        302,
+        f'<a href="{escaped}">Found</a>.\n\n'.encode(),
+        "text/html; charset=utf-8",
+        {
+            "Location": location,
+            "Set-Cookie": "_oauth2_proxy_csrf=c2lnbmVk; Path=/; Max-Age=900; HttpOnly; Secure",
+        },
+    )
 
 
 def _injected_error(code: int) -> _Response:

@@ -593,6 +593,47 @@ def test_injected_errors_and_latency(tmp_path: Path) -> None:
         assert time.monotonic() - start >= 0.3
 
 
+def test_faults_answer_like_a_proxy_in_front_or_a_server_broken_everywhere() -> None:
+    with KubeAPIServer(_scenario(), token="t0k3n") as srv, urllib3.PoolManager() as pool:
+
+        def get(path: str) -> urllib3.BaseHTTPResponse:
+            return pool.request("GET", srv.url + path, retries=False, redirect=False)
+
+        srv.update_scenario(faults={"*": "redirect https://sso.example.com/oauth2/start"})
+        answer = get("/api/v1/nodes")
+        assert answer.status == 302
+        assert answer.headers["Location"] == "https://sso.example.com/oauth2/start?rd=/api/v1/nodes"
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert answer.data.startswith(b'<a href="https://sso.example.com/oauth2/start?rd=')
+
+        srv.update_scenario(faults={"*": "html"})
+        answer = get("/version")
+        assert (answer.status, answer.headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+        assert b"<title>Sign in</title>" in answer.data
+
+        srv.update_scenario(faults={"*": 403})
+        node_list = json.loads(get("/api/v1/nodes").data)
+        assert node_list["reason"] == "Forbidden"
+        assert node_list["message"] == (
+            'nodes is forbidden: User "system:anonymous" cannot list resource "nodes" in API '
+            'group "" at the cluster scope'
+        )
+        version = json.loads(get("/version").data)
+        assert (version["code"], version["message"]) == (
+            403,
+            'forbidden: User "system:anonymous" cannot get path "/version"',
+        )
+
+        # One path only: the others answer as before, before and regardless of the token.
+        srv.update_scenario(faults={"/api/v1/nodes": 500})
+        assert json.loads(get("/api/v1/nodes").data)["reason"] == "InternalError"
+        assert get("/version").status == 401
+        assert _get(srv, "/version")[0] == 200
+
+    with pytest.raises(ValueError, match="is not a fault"):
+        KubeAPIServer({"faults": {"*": "teapot"}})
+
+
 def test_hang_times_out_and_stop_is_prompt(tmp_path: Path) -> None:
     with KubeAPIServer({**_scenario(), "hang": True}, token="t0k3n") as srv:
         with api_client(srv, tmp_path) as api:

@@ -1,4 +1,5 @@
-"""Bolt listeners of the netadvisor Slack app, one module per kind (``commands``, ``events``).
+"""Bolt listeners of the netadvisor Slack app, one module per kind (``commands``, ``events``,
+``actions``).
 
 ``register(app, context)`` wires them to an ``App``; :class:`BotContext` carries what they need
 (catalog, engine, the last scan's facts, the state store for mutes), built by the composition
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import commands, events
+from bot.slack.listeners import actions, commands, events
 from bot.slack.listeners.context import BotContext, ReplyError
 from bot.slack.listeners.replays import retry_middleware
 
@@ -22,3 +23,4 @@ def register(app: App, context: BotContext) -> None:
     app.middleware(retry_middleware(context.store, context.now))
     commands.register(app, context)
     events.register(app, context)
+    actions.register(app, context)

@@ -74,7 +74,7 @@ class BotContext:
             log.warning("cluster data unavailable: %s", type(exc).__name__)
             return {}, "the state store did not answer"
 
-    def ask(self, text: str) -> Answer:
+    def ask(self, text: str, *, show_all: bool = False) -> Answer:
         """Answer a question (bounded to :data:`MAX_INPUT` characters); from the catalog alone,
         with a note saying so, when cluster data cannot be read now."""
         clusters, unavailable = self.cluster_data()
@@ -83,7 +83,7 @@ class BotContext:
         names = tuple(clusters) if unavailable is None else self.configured
         question = parse_question(text[:MAX_INPUT], clusters=names, advisory_ids=self.ids)
         return answer(question, self.catalog, engine=self.engine, clusters=clusters,
-                      unavailable=unavailable)  # fmt: skip
+                      unavailable=unavailable, show_all=show_all)  # fmt: skip
 
     def may_mute(self, user: str | None, channel: str | None) -> bool:
         """Mutes are limited to configured users or channels."""

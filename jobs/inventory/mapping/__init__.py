@@ -53,12 +53,12 @@ Anything that cannot be read or parsed is unknown, with the reason and the raw v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from advisories.facts import FEATURES, Facts, canonical_key, parse_fact
-from advisories.fleet import ClusterFacts, ClusterStatus, FactEvidence
+from advisories.fleet import ClusterFacts, ClusterStatus, FactEvidence, Node
 from jobs.inventory.mapping.calico import calico_node, read_calico
 from jobs.inventory.mapping.features import read_cluster_features, read_services, slim_service
 from jobs.inventory.mapping.kube_proxy import (
@@ -80,6 +80,7 @@ from jobs.inventory.mapping.objects import (
     as_map,
     find_container,
     image_tag,
+    reason_of,
     text_of,
 )
 from jobs.inventory.mapping.spiderpool import read_spiderpool, spiderpool_agent
@@ -196,7 +197,16 @@ def cluster_facts(
         evidence=out.evidence,
         labels=dict(labels or {}),
         demo=demo,
+        nodes_unknown=_nodes_unknown(snapshot, nodes),
     )
+
+
+def _nodes_unknown(snapshot: Snapshot, nodes: Sequence[Node]) -> str | None:
+    """Why the node list was not read (None when it was): a failed read is not "no nodes"."""
+    listing = snapshot.listing("nodes")
+    if nodes or not listing.problems:
+        return None
+    return reason_of(listing.problems[0], "Nodes")
 
 
 def failed_cluster(

@@ -232,3 +232,58 @@ def test_serve_scans_at_start_posts_and_stops_cleanly_on_sigterm(
     assert slack.token not in log + out
     posts = len(slack.requests("chat.postMessage"))
     assert posts == len(slack.top_level("C0NET")) + len(slack.top_level("C0PROD"))
+
+
+def test_a_channel_the_app_is_not_in_exits_3_with_the_fix_and_the_next_scan_counts_the_backlog(
+    fresh_machine: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackServer
+) -> None:
+    fleet_config(fresh_machine, monkeypatch)
+    slack_env(monkeypatch, slack, channel=False)
+    monkeypatch.setenv("NETADVISOR_SLACK_CHANNEL", "#net")
+    monkeypatch.setenv("NETADVISOR_SLACK_ROUTES", "[{labels: {env: prod}, channel: '#net-prod'}]")
+    # One refusal per channel: a channel that refuses is not tried again in that pass.
+    slack.fail("chat.postMessage", error="not_in_channel", times=2)
+    code, out, err = run("scan")
+    assert code == 3, err
+    assert (
+        "not delivered, and retrying will not help: new message for #net-prod: chat.postMessage "
+        "in #net-prod: not_in_channel: invite the app to #net-prod (/invite @netadvisor in "
+        "#net-prod)" in err
+    )
+    assert "invite the app to #net (/invite @netadvisor in #net)" in err
+    assert "Messages: 0 posted, 0 printed, 0 muted" in out
+    assert "Not delivered, and retrying will not help: new message for #net-prod" in out
+    assert slack.top_level("C0PROD") == [] and slack.top_level("C0NET") == []
+
+    # The app was invited: the next scan delivers what the first one queued, and says so.
+    code, out, err = run("scan")
+    assert code == 0, err
+    delivered = len(slack.top_level("C0PROD")) + len(slack.top_level("C0NET"))
+    assert delivered > 2
+    assert f"Messages: {delivered} posted ({delivered} queued earlier), 0 printed" in out
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("invalid_auth", "reinstall the Slack app and set SLACK_BOT_TOKEN"),
+        ("account_inactive", "reinstall the Slack app and set SLACK_BOT_TOKEN"),
+        ("channel_not_found", "C0NET does not exist or the app cannot see it"),
+    ],
+)
+def test_permanent_slack_errors_end_the_digest_with_exit_3_and_the_fix(
+    fresh_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackServer,
+    error: str,
+    fix: str,
+) -> None:
+    fleet_config(fresh_machine, monkeypatch)
+    assert run("scan")[0] == 0  # printed: no Slack yet
+    slack_env(monkeypatch, slack)
+    slack.fail("chat.postMessage", error=error, times=5)
+    code, _, err = run("digest")
+    assert code == 3, err
+    assert "not delivered, and retrying will not help: digest message for C0" in err
+    assert f"{error}: " in err and fix in err
+    assert slack.token not in err

@@ -175,6 +175,42 @@ def test_exit_codes_say_whether_anything_was_read(fleet: Fleet, tmp_path: Path) 
     )
 
 
+def test_a_cluster_behind_a_sign_in_page_is_unreadable_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    token = new_token()
+    scenario = SCENARIOS["centos"]()
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    with KubeAPIServer(scenario, token=token) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kc", [("prod", server, token)])
+        argv = ("scan", "--json", "--kubeconfig", str(kubeconfig), "--state", state)
+        code, out, _ = run(*argv)
+        assert code == 0
+        before = json.loads(out)["clusters"][0]
+        assert before["status"] == "ok" and before["uid"]
+        opened = {r["id"] for r in before["results"] if r.get("change") == "new"}
+        assert opened
+
+        server.update_scenario(faults={"*": "redirect https://sso.example.com/oauth2/start"})
+        code, out, err = run(*argv)
+        assert code == 1
+        assert "no cluster could be read" in err
+        (cluster,) = json.loads(out)["clusters"]
+        assert cluster["status"] == "error"
+        assert cluster["error"].startswith(
+            "redirected to https://sso.example.com/oauth2/start: an authenticating proxy?"
+        )
+        changes = {r["id"]: r.get("change") for r in cluster["results"]}
+        assert "new" not in changes.values() and "resolved" not in changes.values()
+
+        server.update_scenario(faults={})
+        code, out, _ = run(*argv)
+        assert code == 0
+        after = json.loads(out)["clusters"][0]
+        assert after["uid"] == before["uid"]
+        assert not [r for r in after["results"] if r.get("change") in ("new", "resolved")]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

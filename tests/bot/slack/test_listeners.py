@@ -391,3 +391,41 @@ def test_a_config_mute_shows_in_cluster_and_cannot_be_lifted_from_slack(bot: Bot
     assert "configuration file" in refused["text"] and "cannot be lifted" in refused["text"]
     with Store.open(bot.store_url) as store, store.transaction() as tx:
         assert [m.id for m in tx.mutes(READ_AT)] == [mute_id]
+
+
+def test_show_all_answers_again_with_every_advisory_that_may_hold(bot: Bot) -> None:
+    question = "is kernel 5.4 safe for IPVS?"
+    slash(bot, f"ask {question}")
+    [first] = bot.wait_responses(1)
+    [button] = [e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0"},
+        "user": {"id": "U0OPS"},
+        "api_app_id": "A0APP",
+        "token": "legacy-unused",
+        "container": {"type": "message", "is_ephemeral": True},
+        "trigger_id": "1.2.3",
+        "channel": {"id": "C0NET"},
+        "response_url": bot.response_url(),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": button["action_id"],
+                "block_id": "show-all",
+                "value": button["value"],
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    status, _ = post(bot.url, body, "application/x-www-form-urlencoded")
+    assert status == 200
+    shown = bot.wait_responses(2)[1]
+    folded = CATALOG.get("KP-EXTERNALIPS-ETP-LOCAL")
+    assert folded is not None
+    title = escape(folded.title)  # shown only when the advisory is expanded
+    assert title not in json.dumps(first["blocks"], ensure_ascii=False)
+    text = json.dumps(shown["blocks"], ensure_ascii=False)
+    assert "KP-IPVS-CONN-REUSE" in text and title in text
+    assert not [b for b in shown["blocks"] if b["type"] == "actions"]  # nothing left to expand

@@ -173,6 +173,61 @@ def test_exec_plugin_credentials_work_and_a_failing_plugin_is_reported(
     assert "exec: process returned 1" in (cluster.error or "")
 
 
+def _processes_running(needle: str) -> list[int]:
+    """Live processes (not zombies) whose command line mentions ``needle``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if needle in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_hung_credential_plugin_is_killed_with_its_process_group_at_the_deadline(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    plugin = exec_plugin(tmp_path / "sleeps-60s.py", fleet.tokens["eks"], hang_seconds=60)
+    # The plugin starts a child of its own that would outlive it as an orphan.
+    script = (tmp_path / "sleeps-60s.py").read_text()
+    script = script.replace(
+        "time.sleep(",
+        "import subprocess; subprocess.Popen([sys.executable, '-c', "
+        "'import time; time.sleep(60)', 'sleeps-60s-child'])\ntime.sleep(",
+        1,
+    )
+    (tmp_path / "sleeps-60s.py").write_text(script)
+    kubeconfig = write_kubeconfig(tmp_path / "kc", [("hung", fleet.servers["eks"], plugin)])
+    targets = [ClusterTarget("hung", kubeconfig_reader(str(kubeconfig), "hung"))]
+    started = time.monotonic()
+    (cluster,) = read_fleet(targets, timeout=2)
+    assert time.monotonic() - started < 3.5
+    assert cluster.status is ClusterStatus.TIMEOUT
+    assert cluster.error == (
+        "no answer within 2 s (while loading credentials (kubeconfig, exec plugin))"
+    )
+    assert _processes_running("sleeps-60s") == []
+
+
+def test_a_credential_plugin_that_does_not_exist_is_named_not_taken_for_a_401(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    plugin = exec_plugin(tmp_path / "p.py", "unused")
+    plugin["exec"] = {**plugin["exec"], "command": "aws-iam-authenticator-missing", "args": []}
+    kubeconfig = write_kubeconfig(tmp_path / "kc", [("c", fleet.servers["eks"], plugin)])
+    (cluster,) = read_fleet([ClusterTarget("c", kubeconfig_reader(str(kubeconfig), "c"))])
+    assert cluster.status is ClusterStatus.ERROR
+    assert cluster.error == (
+        "exec credential plugin: command 'aws-iam-authenticator-missing' was not found: install "
+        "it or correct users[].user.exec.command in the kubeconfig"
+    )
+
+
 def test_a_cluster_with_its_own_ca_is_read_over_tls_and_an_unknown_ca_is_a_tls_failure(
     fleet: Fleet, tmp_path: Path
 ) -> None:
@@ -218,6 +273,73 @@ def test_rejected_credentials_unreachable_servers_and_hangs_are_reported_per_clu
     assert "exec plugin" in (clusters["plugin-hangs"].error or "")
     assert clusters["server-hangs"].status is ClusterStatus.TIMEOUT
     assert "GET /version" in (clusters["server-hangs"].error or "")
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (
+            "redirect https://sso.example.com/oauth2/start",
+            "redirected to https://sso.example.com/oauth2/start: an authenticating proxy? "
+            "(reading namespace kube-system, the cluster's identity)",
+        ),
+        (
+            "html",
+            "answered HTML (HTTP 200), not the Kubernetes API: a sign-in page or a proxy in "
+            "front of it? (reading namespace kube-system, the cluster's identity)",
+        ),
+        (
+            500,
+            "HTTP 500: Internal error occurred: injected fault (reading namespace kube-system, "
+            "the cluster's identity)",
+        ),
+        (
+            403,
+            'namespaces "kube-system" is forbidden: User "system:anonymous" cannot get resource '
+            '"namespaces" in API group "" at the cluster scope (reading namespace kube-system, '
+            "the cluster's identity); grant get on namespaces/kube-system "
+            "(deploy/overlays/watched-cluster)",
+        ),
+    ],
+)
+def test_a_cluster_that_answers_nothing_usable_is_unreadable_with_the_reason(
+    tmp_path: Path, fault: object, reason: str
+) -> None:
+    token = new_token()
+    scenario = {**kubeadm_centos_ipvs_calico(), "faults": {"*": fault}}
+    with KubeAPIServer(scenario, token=token) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kc", [("behind-sso", server, token)])
+        reader = kubeconfig_reader(str(kubeconfig), "behind-sso")
+        (cluster,) = read_fleet([ClusterTarget("behind-sso", reader)], timeout=10)
+        paths = [r.path for r in server.requests]
+    assert (cluster.status, cluster.uid, cluster.error) == (ClusterStatus.ERROR, None, reason)
+    assert token not in reason
+    # Nothing past the identity is asked: the answers could not be told from a cluster's.
+    assert paths == ["/version", "/api/v1/namespaces/kube-system"]
+
+
+def test_a_redirect_or_html_page_on_one_path_makes_only_its_facts_unknown(
+    tmp_path: Path,
+) -> None:
+    token = new_token()
+    scenario = {
+        **kubeadm_centos_ipvs_calico(),
+        "faults": {
+            "/apis/crd.projectcalico.org/*": "redirect https://sso.example.com/login?state=s3cr3t",
+            "/version": "html",
+        },
+    }
+    with KubeAPIServer(scenario, token=token) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kc", [("c", server, token)])
+        (cluster,) = read_fleet([ClusterTarget("c", kubeconfig_reader(str(kubeconfig), "c"))])
+    assert cluster.status is ClusterStatus.OK and cluster.uid is not None
+    assert "kubernetes" not in cluster.facts.values
+    assert "answered HTML (HTTP 200)" in (cluster.evidence["kubernetes"].reason or "")
+    assert "calico-encapsulation" not in cluster.facts.values
+    encapsulation = cluster.evidence["calico-encapsulation"].reason or ""
+    assert "redirected to https://sso.example.com/login: an authenticating proxy?" in encapsulation
+    assert "s3cr3t" not in encapsulation
+    assert observed(cluster, "proxy-mode") == "ipvs"
 
 
 def test_two_contexts_of_one_cluster_are_read_once_and_shown_as_aliases(
