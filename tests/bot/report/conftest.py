@@ -4,24 +4,22 @@ a cluster that could not be read and a muted match."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.cli import main
+from tests.runner import run
 
 
 @pytest.fixture(scope="session")
 def demo_scan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``netadvisor scan --json --dry-run`` of the bundled demo fleet, as printed."""
     state = tmp_path_factory.mktemp("state") / "demo.db"
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["scan", "--json", "--dry-run", "--state", f"sqlite:///{state}"], out, err)
-    assert code == 0, err.getvalue()
-    data: dict[str, Any] = json.loads(out.getvalue())
+    code, out, err = run("scan", "--json", "--dry-run", "--state", f"sqlite:///{state}")
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
     return data
 
 

@@ -16,6 +16,7 @@ from bot.report.html import COLOURS, render_html
 from bot.report.markdown import render_check_markdown, render_scan_markdown
 from bot.report.model import ReportError, Shade, read_scan
 from bot.report.png import render_png
+from tests.runner import run
 
 WHEN = datetime(2026, 12, 17, 14, 0, tzinfo=UTC)
 
@@ -146,27 +147,12 @@ def test_markdown_escapes_pipes_in_table_cells(fleet_scan: dict) -> None:
 
 
 def test_check_results_in_markdown() -> None:
-    from bot.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    assert (
-        main(
-            [
-                "check",
-                "--json",
-                "--kernel",
-                "3.10.0-1160.el7.x86_64",
-                "--proxy-mode",
-                "ipvs",
-                "--kube-proxy",
-                "1.23.17",
-            ],
-            out,
-            err,
-        )
-        == 0
-    )
-    text = render_check_markdown(json.loads(out.getvalue()))
+    code, out, _ = run(
+        "check", "--json", "--kernel", "3.10.0-1160.el7.x86_64", "--proxy-mode", "ipvs",
+        "--kube-proxy", "1.23.17",
+    )  # fmt: skip
+    assert code == 0
+    text = render_check_markdown(json.loads(out))
     assert text.splitlines()[0].startswith("**Affected by ")
     assert "KP-IPVS-CONN-REUSE" in text
 
