@@ -22,6 +22,7 @@ from bot.slack.blocks import (
     pages,
     section,
 )
+from bot.slack.post_actions import post_actions
 from jobs.notices import Digest, DigestMatch, MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
@@ -140,6 +141,8 @@ def match_message(notice: MatchNotice) -> list[SlackMessage]:
         blocks += context(f"_Updated {_when(notice.at)}: what changed is in the thread._")
     blocks.append(divider())
     blocks += _body(snap)
+    if notice.kind not in _CLOSED_MARK:
+        blocks.append(post_actions(snap.advisory_id))
     fallback = _fallback(notice, prefix)
     return [
         SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
