@@ -292,6 +292,22 @@ _SHORT: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
+_FACT_NOUNS_EN: Final[Mapping[str, str]] = {
+    "kubeadm-config-absent": "kube-system/kubeadm-config",
+    "externalips-etp-local": "externalIPs with externalTrafficPolicy: Local:",
+    "lb-source-ranges": "loadBalancerSourceRanges:",
+    "calico-kube-controllers": "calico-kube-controllers replicas:",
+}
+
+
+def fact_name(key: str, language: str = "en") -> str:
+    """A fact key as a short noun before its value, in evidence ("kube-proxy mode ipvs")."""
+    lang = language if language in _SHORT else "en"
+    if key in _SHORT[lang]:
+        return _SHORT[lang][key]
+    return _FACT_NOUNS_EN.get(key, key)
+
+
 def change_words(
     key: str, value: str, language: str = "en", *, or_later: bool = True, stated: bool = True
 ) -> str:

@@ -31,6 +31,7 @@ from enum import Enum
 from advisories.fleet import ClusterMatch
 from advisories.models import Verdict
 from advisories.serialize import fixed_versions
+from advisories.wording import fact_name
 from jobs.notices import ClusterRef, MatchNotice, MatchSnapshot, NodeGroupSummary, NoticeKind
 from jobs.store import MatchRecord, MatchState
 
@@ -42,6 +43,7 @@ __all__ = [
     "describe_changes",
     "diff_cluster",
     "diff_unreadable",
+    "fact_changes",
     "snapshot",
 ]
 
@@ -79,6 +81,7 @@ def snapshot(
         for group, group_result in match.node_results
         if group_result.verdict is match.verdict and group.nodes
     )
+    holding = tuple(c.id for c in result.cases if c.affected or unknown)
     return MatchSnapshot(
         advisory_id=advisory.id,
         title=advisory.title,
@@ -87,17 +90,21 @@ def snapshot(
         severity=result.severity.value if result.severity else None,
         impact=result.impact(language),
         recommendation=advisory.recommendation.get(language),
-        cases=tuple(c.id for c in result.cases if c.affected or unknown),
+        cases=holding,
         affected_nodes=nodes,
         node_count=node_count,
         triggers=tuple(sorted(result.evidence.items())),
         groups=groups,
-        workaround=tuple((w.description, w.command) for w in advisory.workaround),
+        # Only the workarounds of the case that holds (another case's may do harm here).
+        workaround=tuple(
+            (w.describe(language), w.command) for w in advisory.workarounds_for(holding)
+        ),
         references=tuple((r.type, r.url) for r in advisory.references),
         fixed_in=tuple(fixed_versions(advisory)),
         depends_on=result.depends_on,
         depends_text=result.depends_text(),
         catalog_version=catalog_version,
+        uncertain_nodes=() if unknown else tuple(match.unknown_nodes),
     )
 
 
@@ -117,8 +124,28 @@ def describe_changes(before: MatchSnapshot, after: MatchSnapshot) -> tuple[str, 
     removed = [n for n in before.affected_nodes if n not in set(after.affected_nodes)]
     if added:
         out.append(f"newly affected nodes ({len(added)}): {_listing(added)}")
-    if removed:
-        out.append(f"nodes no longer affected ({len(removed)}): {_listing(removed)}")
+    # A node that left the affected list because its facts became unknown is uncertain now,
+    # not fine.
+    uncertain = [n for n in removed if n in set(after.uncertain_nodes)]
+    fine = [n for n in removed if n not in set(after.uncertain_nodes)]
+    if uncertain:
+        count = f"{len(uncertain)} node{'s' if len(uncertain) != 1 else ''}"
+        out.append(f"{count} now uncertain (facts unknown): {_listing(uncertain)}")
+    if fine:
+        out.append(f"nodes no longer affected ({len(fine)}): {_listing(fine)}")
+    return tuple(out)
+
+
+def fact_changes(
+    before: Sequence[tuple[str, str]], after: Mapping[str, str], language: str = "en"
+) -> tuple[str, ...]:
+    """The facts that changed between a match's triggers and a later scan's evidence, each as
+    ``kube-proxy mode ipvs -> iptables``."""
+    out = []
+    for key, old in before:
+        new = after.get(key)
+        if new is not None and new != old:
+            out.append(f"{fact_name(key, language)} {old} -> {new}")
     return tuple(out)
 
 
@@ -272,11 +299,13 @@ def _not_affected(
     if prev is None or prev.state.closed:
         return Transition(advisory_id, None, None, None, Verdict.NOT_AFFECTED)
     reason = _resolved_reason(match, now)
+    changed = fact_changes(prev.snapshot.triggers, match.result.evidence)
     record = replace(
         prev,
         state=MatchState.RESOLVED,
         closed_at=now,
         close_reason=reason,
+        close_changes=changed,
         changed_at=now,
         last_seen=now,
         stale_since=None,
@@ -289,6 +318,7 @@ def _not_affected(
             cluster,
             prev.snapshot,
             now,
+            changes=changed,
             reason=reason,
             opened_at=prev.opened_at,
         )

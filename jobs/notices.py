@@ -20,6 +20,7 @@ from typing import Any, Final
 __all__ = [
     "SEVERITIES",
     "TERMINAL",
+    "BaselineNotice",
     "ClusterRef",
     "Digest",
     "DigestMatch",
@@ -31,6 +32,8 @@ __all__ = [
     "NodeGroupSummary",
     "Notice",
     "NoticeKind",
+    "PostMember",
+    "PostNotice",
     "UnreadableCluster",
     "UpstreamNote",
     "notice_from_json",
@@ -112,6 +115,8 @@ class MatchSnapshot:
     depends_on: tuple[str, ...] = ()
     depends_text: str = ""
     catalog_version: str = ""
+    uncertain_nodes: tuple[str, ...] = ()
+    """Nodes whose verdict is unknown while the match is affected (their facts are unknown)."""
 
     def tracked(self) -> tuple[object, ...]:
         """The attributes whose change makes a match *updated*: case, impact, affected nodes."""
@@ -138,6 +143,7 @@ class MatchSnapshot:
             "depends_on": list(self.depends_on),
             "depends_text": self.depends_text,
             "catalog_version": self.catalog_version,
+            "uncertain_nodes": list(self.uncertain_nodes),
         }
 
     @staticmethod
@@ -162,6 +168,7 @@ class MatchSnapshot:
             depends_on=tuple(data["depends_on"]),
             depends_text=data["depends_text"],
             catalog_version=data["catalog_version"],
+            uncertain_nodes=tuple(data.get("uncertain_nodes") or ()),
         )
 
 
@@ -224,6 +231,107 @@ class MatchNotice:
             changes=tuple(data["changes"]),
             reason=data["reason"],
             opened_at=datetime.fromisoformat(data["opened_at"]) if data["opened_at"] else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PostMember:
+    """One cluster a grouped post lists: its match as last seen, and whether it still holds."""
+
+    cluster: ClusterRef
+    snapshot: MatchSnapshot
+    open: bool
+    """Still affected; False: struck from the post (resolved, retired or replaced)."""
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_as: str = ""
+    """``resolved``, ``retired`` or ``replaced`` (closed members)."""
+    changes: tuple[str, ...] = ()
+    """Closed members: the facts whose change closed it (``proxy-mode ipvs -> iptables``)."""
+    reason: str = ""
+    """Closed members: why, in words."""
+    stale_since: datetime | None = None
+    """Open members not confirmed since then (the cluster could not be read...)."""
+    muted_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostNotice:
+    """What one grouped post says: every cluster of a channel affected by one advisory.
+
+    Built when the outbox delivers the match notices queued for (channel, advisory): the post
+    lists :attr:`members` as they are now; :attr:`events` are what this delivery tells (the
+    thread reply under an existing post).
+    """
+
+    channel: str
+    advisory_id: str
+    members: tuple[PostMember, ...]
+    events: tuple[MatchNotice, ...]
+    at: datetime
+    opened_at: datetime | None = None
+    """When the post was first posted (None: it is being posted now)."""
+
+    @property
+    def open_members(self) -> tuple[PostMember, ...]:
+        """The clusters still affected."""
+        return tuple(m for m in self.members if m.open)
+
+    @property
+    def closed(self) -> bool:
+        """No cluster remains affected: the post becomes RESOLVED."""
+        return not self.open_members
+
+    @property
+    def lead(self) -> MatchSnapshot:
+        """The snapshot the post's text follows: the most severe open member's (the last
+        member's when none is open)."""
+        members = self.open_members or self.members
+        return min(members, key=lambda m: _rank(m.snapshot.severity)).snapshot
+
+
+def _rank(severity: str | None) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineNotice:
+    """The first message in a channel nothing was posted to yet: what the grouped posts that
+    follow add up to."""
+
+    channel: str
+    at: datetime
+    clusters: int
+    """Clusters whose messages go to this channel."""
+    affected: int
+    """Of those, clusters with at least one open match."""
+    by_severity: Mapping[str, int]
+    """Open matches per severity, worst first."""
+    advisories: int
+    """Distinct advisories among them (one post each)."""
+
+    def to_json(self) -> JSON:
+        """JSON form, for the outbox."""
+        return {
+            "type": "baseline",
+            "channel": self.channel,
+            "at": self.at.isoformat(),
+            "clusters": self.clusters,
+            "affected": self.affected,
+            "by_severity": dict(self.by_severity),
+            "advisories": self.advisories,
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> BaselineNotice:
+        """Inverse of :meth:`to_json`."""
+        return BaselineNotice(
+            channel=data["channel"],
+            at=datetime.fromisoformat(data["at"]),
+            clusters=int(data["clusters"]),
+            affected=int(data["affected"]),
+            by_severity={str(k): int(v) for k, v in data["by_severity"].items()},
+            advisories=int(data["advisories"]),
         )
 
 
@@ -503,17 +611,19 @@ class Digest:
         )
 
 
-Notice = MatchNotice | Digest | NewsNotice
+Notice = MatchNotice | Digest | NewsNotice | PostNotice | BaselineNotice
 """Anything the jobs tell a channel."""
 
 
-def notice_to_json(notice: Notice) -> JSON:
-    """JSON form of any notice (for the outbox)."""
+def notice_to_json(notice: MatchNotice | Digest | NewsNotice | BaselineNotice) -> JSON:
+    """JSON form of any notice the outbox keeps (a :class:`PostNotice` is built at delivery)."""
     return notice.to_json()
 
 
-def notice_from_json(data: Mapping[str, Any]) -> Notice:
+def notice_from_json(data: Mapping[str, Any]) -> MatchNotice | Digest | NewsNotice | BaselineNotice:
     """Inverse of :func:`notice_to_json`."""
+    if data["type"] == "baseline":
+        return BaselineNotice.from_json(data)
     if data["type"] == "digest":
         return Digest.from_json(data)
     if data["type"] == "news":

@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
-from jobs.notices import MessageRef, Notice
+from jobs.notices import SEVERITIES, MessageRef, Notice
 
 __all__ = [
     "DeliveryUncertain",
@@ -37,6 +37,7 @@ __all__ = [
     "Routing",
     "Step",
     "StepAction",
+    "severe_enough",
 ]
 
 
@@ -156,31 +157,59 @@ class Notifier(Protocol):
         ...
 
 
+def severe_enough(severity: str | None, minimum: str | None) -> bool:
+    """Whether ``severity`` (None: unrated, the lowest) is ``minimum`` or worse."""
+    if minimum is None:
+        return True
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+    return rank <= SEVERITIES.index(minimum)
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Clusters whose labels include all of ``labels`` go to ``channel``."""
+    """Clusters whose labels include all of ``labels`` go to ``channel``; with ``severity``,
+    only matches at least that severe do (``high``: high and critical)."""
 
     labels: Mapping[str, str]
     channel: str
+    severity: str | None = None
+    """The minimum severity (one of :data:`jobs.notices.SEVERITIES`); None: every match."""
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """True when every label of the route is on the cluster."""
-        return all(labels.get(k) == v for k, v in self.labels.items())
+    def matches(self, labels: Mapping[str, str], severity: str | None = None) -> bool:
+        """True when every label of the route is on the cluster (and, when the route sets a
+        minimum severity and ``severity`` is given, the match is that severe)."""
+        if not all(labels.get(k) == v for k, v in self.labels.items()):
+            return False
+        return severe_enough(severity, self.severity)
 
 
 @dataclass(frozen=True, slots=True)
 class Routing:
-    """Where a cluster's messages go: the first route whose labels match, else the default."""
+    """Where a match goes: the first route whose labels (and minimum severity) match, else the
+    default."""
 
     default: str | None = None
     routes: tuple[Route, ...] = ()
 
-    def channel_for(self, labels: Mapping[str, str]) -> str | None:
-        """The channel for a cluster with these labels, or None when none is configured."""
+    def channel_for(self, labels: Mapping[str, str], severity: str | None = None) -> str | None:
+        """The channel for a match of this severity (None: unrated) on a cluster with these
+        labels, or None when none is configured."""
         for route in self.routes:
-            if route.matches(labels):
+            if route.matches(labels, severity):
                 return route.channel
         return self.default
+
+    def channels_for(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """Every channel some match of a cluster with these labels may go to."""
+        found: list[str] = []
+        for route in self.routes:
+            if route.matches(labels, SEVERITIES[0]):
+                found.append(route.channel)
+                if route.severity is None:
+                    return tuple(dict.fromkeys(found))
+        if self.default:
+            found.append(self.default)
+        return tuple(dict.fromkeys(found))
 
     @property
     def channels(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ channel is configured for are printed on the console, never posted. It also send
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,10 +24,26 @@ from jobs.changes import (
     diff_unreadable,
 )
 from jobs.digest import NEWS_WINDOW, at_least, collect
-from jobs.notices import ClusterRef, Digest, MatchNotice, NoticeKind, UpstreamNote
+from jobs.notices import (
+    SEVERITIES,
+    BaselineNotice,
+    ClusterRef,
+    Digest,
+    MatchNotice,
+    NoticeKind,
+    UpstreamNote,
+)
 from jobs.notify import Notifier, Routing
-from jobs.outbox import DeliveryReport, Outbox
-from jobs.store import ClusterRecord, ClusterState, MatchState, MuteRecord, Store, Tx
+from jobs.outbox import BASELINE, DeliveryReport, Outbox, baseline_id
+from jobs.store import (
+    ClusterRecord,
+    ClusterState,
+    IntentState,
+    MatchState,
+    MuteRecord,
+    Store,
+    Tx,
+)
 
 __all__ = ["ClusterOutcome", "MatchOutcome", "ScanReport", "Tracker"]
 
@@ -146,6 +163,8 @@ class Tracker:
         if self.store is not None and run_id is not None:
             readable = sum(1 for c, _ in scanned if c.status is ClusterStatus.OK)
             self.store.run(lambda tx: tx.finish_run(run_id, now, len(scanned), readable))
+        if self.store is not None and not self.dry_run and self.notifier.posts:
+            self.store.run(lambda tx: self._queue_baselines(tx, now))
         printed = 0
         for plan in plans.values():
             for notice in plan.prints:
@@ -317,11 +336,12 @@ class Tracker:
         muted = _active_mute(mutes, cluster, transition.advisory_id)
         notified: Notified | None = Notified.SKIPPED if transition.change else None
         # Demo data and clusters no channel is configured for are printed, never posted.
+        severity = record.snapshot.severity if record is not None else None
         posting = (
             self.notifier.posts
             and not cluster.demo
             and (
-                self.routing.channel_for(cluster.labels) is not None
+                self.routing.channel_for(cluster.labels, severity) is not None
                 or (record is not None and record.channel is not None)
             )
         )
@@ -355,7 +375,7 @@ class Tracker:
             notice = None
         if notice is not None and record is not None:
             if posting:
-                channel = record.channel or self.routing.channel_for(cluster.labels) or ""
+                channel = record.channel or self.routing.channel_for(cluster.labels, severity) or ""
                 assert tx is not None
                 depends = record.post_intent if record.message is None else None
                 if notice.kind is NoticeKind.NEW:
@@ -388,6 +408,42 @@ class Tracker:
                 notified,
                 record.state if record else None,
                 record.stale_since if record else None,
+            )
+
+    def _queue_baselines(self, tx: Tx, now: datetime) -> None:
+        """Queue a baseline for every channel that has new posts waiting and was never posted
+        to: how many clusters go there and what the posts that follow add up to."""
+        waiting = {
+            i.channel
+            for i in tx.intents(IntentState.PENDING)
+            if i.kind == NoticeKind.NEW.value and i.advisory_id
+        }
+        for channel in sorted(waiting):
+            if tx.told_in(channel) or tx.last_digest(channel) is not None:
+                continue
+            if tx.intent(baseline_id(channel)) is not None:
+                continue
+            clusters = [
+                c
+                for c in tx.clusters(ClusterState.ACTIVE)
+                if not c.demo and channel in self.routing.channels_for(c.labels)
+            ]
+            matches = [
+                m
+                for m in tx.matches(None, MatchState.OPEN)
+                if m.channel == channel and m.notified != Notified.MUTED.value
+            ]
+            counts = Counter(m.snapshot.severity or "none" for m in matches)
+            baseline = BaselineNotice(
+                channel=channel,
+                at=now,
+                clusters=len({c.uid for c in clusters} | {m.cluster_uid for m in matches}),
+                affected=len({m.cluster_uid for m in matches}),
+                by_severity={s: counts[s] for s in SEVERITIES if counts[s]},
+                advisories=len({m.advisory_id for m in matches}),
+            )
+            tx.add_intent(
+                now, channel, BASELINE, baseline.to_json(), intent_id=baseline_id(channel)
             )
 
     def _retire(self, seen_uids: set[str], seen_names: set[str], now: datetime) -> list[str]:

@@ -138,21 +138,48 @@ def slack_url(value: Any, name: str, base: Path | None) -> str:
     return _url(value)
 
 
+_ROUTE_KEYS: Final = frozenset({"labels", "channel", "severity", "min-severity"})
+
+
 def routes(value: Any, name: str, base: Path | None) -> tuple[Route, ...]:
-    entries = _yaml_list(value, "{labels: {...}, channel: ...}")
+    entries = _yaml_list(value, "{labels: {...}, severity: high, channel: ...}")
     routes = []
     for index, entry in enumerate(entries):
         where = f"{name}[{index}]"
-        if not isinstance(entry, dict) or set(entry) - {"labels", "channel"}:
-            raise FieldError(where, "must be a mapping with `labels` and `channel`")
+        if not isinstance(entry, dict) or set(entry) - _ROUTE_KEYS:
+            raise FieldError(
+                where, "must be a mapping with `channel` and `labels` and/or `severity`"
+            )
         channel = entry.get("channel")
         if not isinstance(channel, str) or not channel.strip():
             raise FieldError(f"{where}.channel", "required: a channel ID or #name")
-        labels = _labels(entry.get("labels"), f"{where}.labels")
-        if not labels:
-            raise FieldError(f"{where}.labels", "required: at least one label (env: prod)")
-        routes.append(Route(labels, channel.strip()))
+        labels = _labels(entry.get("labels"), f"{where}.labels") if "labels" in entry else {}
+        severity = _route_severity(entry, where)
+        if not labels and severity is None:
+            raise FieldError(
+                f"{where}.labels",
+                "required: at least one label (env: prod), or a minimum `severity` (high)",
+            )
+        routes.append(Route(labels, channel.strip(), severity))
     return tuple(routes)
+
+
+def _route_severity(entry: dict[str, Any], where: str) -> str | None:
+    """A route's minimum severity (``severity`` or ``min-severity``), lower case."""
+    keys = [k for k in ("severity", "min-severity") if k in entry]
+    if not keys:
+        return None
+    if len(keys) > 1:
+        raise FieldError(f"{where}.min-severity", "give `severity` or `min-severity`, not both")
+    raw = entry[keys[0]]
+    allowed = ("critical", "high", "medium", "low")
+    if not isinstance(raw, str) or raw.strip().lower() not in allowed:
+        raise FieldError(
+            f"{where}.{keys[0]}",
+            f"must be one of {', '.join(allowed)} (the least severe match the route takes), "
+            f"got {raw!r}",
+        )
+    return raw.strip().lower()
 
 
 _MUTE_KEYS: Final = ("advisory", "cluster", "reason", "expires", "days")

@@ -30,8 +30,17 @@ from bot.slack.messages import (
     node_list_messages,
     notice_reply,
 )
+from bot.slack.posts import baseline_message, post_message, post_node_lists, post_reply
 from jobs import metrics
-from jobs.notices import Digest, MatchNotice, MessageRef, NewsNotice, NoticeKind
+from jobs.notices import (
+    BaselineNotice,
+    Digest,
+    MatchNotice,
+    MessageRef,
+    NewsNotice,
+    NoticeKind,
+    PostNotice,
+)
 from jobs.notify import DeliveryUncertain, NotDelivered, NotifyError, Posted, Step, StepAction
 
 __all__ = ["DEFAULT_API_URL", "EVENT_TYPE", "SlackNotifier", "make_client"]
@@ -118,14 +127,14 @@ class SlackNotifier:
 
     def plan(
         self,
-        notice: MatchNotice | Digest | NewsNotice,
+        notice: MatchNotice | Digest | NewsNotice | PostNotice | BaselineNotice,
         intent: str,
         channel: str,
         original: MessageRef | None,
     ) -> Sequence[Step]:
         """Steps: a new message with continuation and node-list replies; or an edit of the
-        original and a reply in its thread; or a digest (or upstream news) and its continuation
-        replies."""
+        original and a reply in its thread; or a digest (or upstream news, or a baseline) and
+        its continuation replies."""
         steps: list[Step] = []
 
         def add(
@@ -137,10 +146,24 @@ class SlackNotifier:
         ) -> None:
             steps.append(Step(action, where, body, f"{intent}/{len(steps)}", thread, parent))
 
-        if isinstance(notice, Digest | NewsNotice):
-            messages = (
-                digest_messages(notice) if isinstance(notice, Digest) else news_message(notice)
-            )
+        if isinstance(notice, PostNotice):
+            first, *rest = post_message(notice)
+            if original is None:
+                add(StepAction.POST, channel, first)
+                for page in [*rest, *post_node_lists(notice)]:
+                    add(StepAction.REPLY, channel, page, parent=0)
+                return steps
+            add(StepAction.UPDATE, original.channel, first, thread=original.ts)
+            for page in [*rest, *post_reply(notice)]:
+                add(StepAction.REPLY, original.channel, page, thread=original.ts)
+            return steps
+        if isinstance(notice, Digest | NewsNotice | BaselineNotice):
+            if isinstance(notice, Digest):
+                messages = digest_messages(notice)
+            elif isinstance(notice, NewsNotice):
+                messages = news_message(notice)
+            else:
+                messages = baseline_message(notice)
             first, *rest = messages
             add(StepAction.POST, channel, first)
             for page in rest:

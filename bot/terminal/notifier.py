@@ -13,14 +13,23 @@ from datetime import datetime
 from typing import TextIO
 
 from bot.slack.blocks import Block, SlackMessage, blocks_to_text
-from bot.slack.messages import (
-    digest_messages,
-    match_message,
-    news_message,
-    node_list_messages,
-    notice_reply,
+from bot.slack.messages import digest_messages, news_message
+from bot.slack.posts import (
+    baseline_message,
+    post_message,
+    post_node_lists,
+    post_reply,
+    single_post,
 )
-from jobs.notices import Digest, MatchNotice, MessageRef, NewsNotice, NoticeKind
+from jobs.notices import (
+    BaselineNotice,
+    Digest,
+    MatchNotice,
+    MessageRef,
+    NewsNotice,
+    NoticeKind,
+    PostNotice,
+)
 from jobs.notify import Posted, Step, StepAction
 
 __all__ = ["TerminalNotifier"]
@@ -42,7 +51,7 @@ class TerminalNotifier:
 
     def plan(
         self,
-        notice: MatchNotice | Digest | NewsNotice,
+        notice: MatchNotice | Digest | NewsNotice | PostNotice | BaselineNotice,
         intent: str,
         channel: str,
         original: MessageRef | None,
@@ -54,10 +63,15 @@ class TerminalNotifier:
             messages = digest_messages(notice)
         elif isinstance(notice, NewsNotice):
             messages = news_message(notice)
+        elif isinstance(notice, BaselineNotice):
+            messages = baseline_message(notice)
+        elif isinstance(notice, PostNotice):
+            messages = post_message(notice) if original is None else post_reply(notice)
         elif notice.kind is NoticeKind.NEW:
-            messages = [*match_message(notice), *node_list_messages(notice)]
+            post = single_post(notice)
+            messages = [*post_message(post), *post_node_lists(post)]
         else:
-            messages = notice_reply(notice)
+            messages = post_reply(single_post(notice))
             header = f"{notice.snapshot.advisory_id} on {notice.cluster.name}"
             messages = [SlackMessage(m.text, [_plain(header), *m.blocks]) for m in messages]
         text = "\n\n".join(blocks_to_text(m.blocks) for m in messages)

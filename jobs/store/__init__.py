@@ -21,6 +21,7 @@ from jobs.store.records import (
     MatchRecord,
     MatchState,
     MuteRecord,
+    PostRecord,
     StoreError,
 )
 from jobs.store.replays import first_time, forget
@@ -37,6 +38,7 @@ __all__ = [
     "MatchRecord",
     "MatchState",
     "MuteRecord",
+    "PostRecord",
     "Store",
     "StoreError",
     "Tx",

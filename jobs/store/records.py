@@ -105,6 +105,8 @@ class MatchRecord:
     """When it (last) became affected."""
     closed_at: datetime | None = None
     close_reason: str | None = None
+    close_changes: tuple[str, ...] = ()
+    """Resolved: the facts whose change resolved it (``kube-proxy mode ipvs -> iptables``)."""
     stale_since: datetime | None = None
     """Open but not confirmed since then: the cluster was unreadable or the facts unknown."""
     stale_reason: str | None = None
@@ -144,6 +146,22 @@ class IntentRecord:
     claimed_by: str | None = None
     """The worker delivering it now (its lease), if any."""
     claimed_until: datetime | None = None
+    lead: str | None = None
+    """The intent whose delivery carries this one (itself for the lead); None: not yet part
+    of a delivery."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    """The grouped post of one advisory in one channel (as configured)."""
+
+    channel: str
+    advisory_id: str
+    message: MessageRef
+    opened_at: datetime
+    changed_at: datetime
+    closed_at: datetime | None = None
+    """Set when no cluster remained affected (the post says RESOLVED)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import insert, select, update
@@ -38,9 +39,10 @@ __all__ = [
     "stored_version",
 ]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The version of the tables below (2: mutes from the configuration file; 3: ``replays``,
-Slack requests already acted on)."""
+Slack requests already acted on; 4: ``posts``, one grouped post per channel and advisory, and
+``intents.lead``)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -140,6 +142,8 @@ matches = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
     Column("close_reason", Text),
+    # Version 4: the facts whose change resolved it, one per line.
+    Column("close_changes", Text),
     Column("stale_since", UTCDateTime),
     Column("stale_reason", Text),
     Column("channel", String(128)),
@@ -170,6 +174,9 @@ intents = Table(
     Column("progress", JSON, nullable=False),
     Column("last_error", Text),
     Column("done_at", UTCDateTime),
+    # Version 4: the intent whose delivery carries this one (a grouped post tells every match
+    # notice queued for its channel and advisory at once); the lead names itself.
+    Column("lead", String(32)),
 )
 
 mutes = Table(
@@ -197,6 +204,21 @@ digests = Table(
     metadata,
     Column("channel", String(128), primary_key=True),
     Column("last_at", UTCDateTime, nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    # Version 4: the grouped post of an advisory in a channel (as configured), listing every
+    # cluster there it affects. A closed post (every cluster resolved) is replaced by a new one
+    # when a cluster becomes affected again.
+    Column("channel", String(128), primary_key=True),
+    Column("advisory_id", String(128), primary_key=True),
+    Column("message_channel", String(64), nullable=False),
+    Column("message_ts", String(32), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
 )
 
 replays = Table(
@@ -228,7 +250,23 @@ def _v3_replays(conn: Connection) -> None:
     replays.create(conn, checkfirst=True)
 
 
-MIGRATIONS: Final[Mapping[int, Migration]] = {2: _v2_config_mutes, 3: _v3_replays}
+def _add_column(conn: Connection, table: str, column: str, kind: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column kind`` unless the table has it already."""
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _v4_posts(conn: Connection) -> None:
+    posts.create(conn, checkfirst=True)
+    _add_column(conn, "intents", "lead", "VARCHAR(32)")
+    _add_column(conn, "matches", "close_changes", "TEXT")
+
+
+MIGRATIONS: Final[Mapping[int, Migration]] = {
+    2: _v2_config_mutes,
+    3: _v3_replays,
+    4: _v4_posts,
+}
 """``{n: upgrade}``: ``upgrade`` turns a version ``n - 1`` database into version ``n``.
 
 Version 1 is the first schema; later versions add their upgrade here (``ALTER TABLE``...).

@@ -37,6 +37,7 @@ from jobs.store.records import (
     MatchRecord,
     MatchState,
     MuteRecord,
+    PostRecord,
 )
 
 __all__ = ["Tx"]
@@ -77,6 +78,7 @@ def _match(row: Row[Any]) -> MatchRecord:
         opened_at=row.opened_at,
         closed_at=row.closed_at,
         close_reason=row.close_reason,
+        close_changes=tuple((row.close_changes or "").splitlines()),
         stale_since=row.stale_since,
         stale_reason=row.stale_reason,
         channel=row.channel,
@@ -106,6 +108,18 @@ def _intent(row: Row[Any]) -> IntentRecord:
         done_at=row.done_at,
         claimed_by=row.claimed_by,
         claimed_until=row.claimed_until,
+        lead=row.lead,
+    )
+
+
+def _post(row: Row[Any]) -> PostRecord:
+    return PostRecord(
+        channel=row.channel,
+        advisory_id=row.advisory_id,
+        message=MessageRef(row.message_channel, row.message_ts),
+        opened_at=row.opened_at,
+        changed_at=row.changed_at,
+        closed_at=row.closed_at,
     )
 
 
@@ -136,6 +150,7 @@ def _match_values(record: MatchRecord) -> dict[str, Any]:
         "changed_at": record.changed_at,
         "closed_at": record.closed_at,
         "close_reason": record.close_reason,
+        "close_changes": "\n".join(record.close_changes) or None,
         "stale_since": record.stale_since,
         "stale_reason": record.stale_reason,
         "channel": record.channel,
@@ -470,6 +485,71 @@ class Tx:
             .where(schema.intents.c.id == intent_id)
             .values(state=state.value, done_at=now, claimed_by=None, claimed_until=None)
         )
+
+    def lead_intents(self, lead: str, intent_ids: Sequence[str]) -> None:
+        """Make ``lead`` carry the delivery of ``intent_ids`` (itself among them)."""
+        self.conn.execute(
+            update(schema.intents)
+            .where(schema.intents.c.id.in_(list(intent_ids)))
+            .values(lead=lead)
+        )
+
+    # -- grouped posts ------------------------------------------------------------------------
+
+    def post(self, channel: str, advisory_id: str) -> PostRecord | None:
+        """The grouped post of ``advisory_id`` in ``channel`` (as configured), if any."""
+        p = schema.posts
+        row = self.conn.execute(
+            select(p).where(and_(p.c.channel == channel, p.c.advisory_id == advisory_id))
+        ).first()
+        return _post(row) if row else None
+
+    def posts(self, channel: str | None = None) -> list[PostRecord]:
+        """Every grouped post (of one channel)."""
+        p = schema.posts
+        query = select(p).order_by(p.c.channel, p.c.advisory_id)
+        if channel is not None:
+            query = query.where(p.c.channel == channel)
+        return [_post(r) for r in self.conn.execute(query)]
+
+    def save_post(self, record: PostRecord) -> None:
+        """Write a grouped post."""
+        self._upsert(
+            schema.posts,
+            {
+                "channel": record.channel,
+                "advisory_id": record.advisory_id,
+                "message_channel": record.message.channel,
+                "message_ts": record.message.ts,
+                "opened_at": record.opened_at,
+                "changed_at": record.changed_at,
+                "closed_at": record.closed_at,
+            },
+            ["channel", "advisory_id"],
+        )
+
+    def advisory_matches(self, advisory_id: str, channel: str) -> list[MatchRecord]:
+        """The matches of one advisory routed to ``channel`` (as configured)."""
+        m = schema.matches
+        query = (
+            select(m)
+            .where(and_(m.c.advisory_id == advisory_id, m.c.channel == channel))
+            .order_by(m.c.cluster_uid)
+        )
+        return [_match(r) for r in self.conn.execute(query)]
+
+    def told_in(self, channel: str) -> bool:
+        """Whether anything of netadvisor's was posted in ``channel`` (as configured)."""
+        m = schema.matches
+        p = schema.posts
+        if self.conn.execute(select(p.c.channel).where(p.c.channel == channel).limit(1)).first():
+            return True
+        told = self.conn.execute(
+            select(m.c.cluster_uid)
+            .where(and_(m.c.channel == channel, m.c.message_ts.is_not(None)))
+            .limit(1)
+        ).first()
+        return told is not None
 
     # -- mutes --------------------------------------------------------------------------------
 

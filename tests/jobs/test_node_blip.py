@@ -34,7 +34,8 @@ def test_a_node_list_that_fails_for_one_scan_edits_nothing_and_replies_nothing(
             m.result.advisory.id: m for m in cluster.matches if m.verdict is Verdict.AFFECTED
         }
         posted = len(chat.messages)
-        assert affected and posted == 2 * len(affected)  # each match and its nodes' reply
+        # The channel's baseline, then each match's post and its nodes' reply.
+        assert affected and posted == 1 + 2 * len(affected)
 
         server.update_scenario(faults={"/api/v1/nodes": 500})
         blip = run(store, chat, fleet, at=NOW + timedelta(hours=1))

@@ -32,7 +32,7 @@ def test_a_failed_post_is_retried_on_the_next_scan(
     first = run(t, cluster())
     assert outcome(first) == (Change.NEW, Notified.SKIPPED)
     assert first.delivery.errors and "channel_not_found" in first.delivery.errors[0]
-    assert chat.messages == []
+    assert chat.top_level() == [] and len(chat.baselines()) == 1
     second = run(t, cluster(), at=NOW + HOUR)
     assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
     assert second.delivery.pending == 0
@@ -63,7 +63,7 @@ def test_a_lost_post_that_was_not_stored_is_posted_after_looking(
     t = tracker(store, chat, terminal)
     chat.failures = ["lost"]
     run(t, cluster())
-    assert chat.messages == []
+    assert chat.top_level() == []
     run(t, cluster(), at=NOW + HOUR)
     assert chat.lookups == 1
     assert len(chat.top_level()) == 1
@@ -134,10 +134,11 @@ def test_a_lease_held_by_a_killed_process_of_this_host_is_taken_over_at_once(
         recovered = tracker(store, chat, terminal).deliver(lambda: NOW + timedelta(minutes=1))
     assert recovered.delivered == (intent.id,) and recovered.held == ()
     assert len(chat.top_level()) == 1 and chat.lookups == 1
-    assert len(chat.messages) == 2  # the match and its nodes' reply, each once
+    # The channel's baseline, the match and its nodes' reply, each once.
+    assert len(chat.baselines()) == 1 and len(chat.messages) == 3
 
 
-def test_an_update_waits_for_the_message_it_edits(
+def test_an_update_queued_before_its_post_went_out_is_told_by_the_post(
     store: Store, chat: MemoryChat, terminal: MemoryTerminal
 ) -> None:
     t = tracker(store, chat, terminal)
@@ -145,11 +146,16 @@ def test_an_update_waits_for_the_message_it_edits(
     run(t, cluster(kernels=(OLD_KERNEL, OLD_KERNEL)))
     chat.failures = ["refused"]
     run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + HOUR)
-    assert chat.messages == [] and chat.edits == []
+    assert chat.top_level() == [] and chat.edits == []
     run(t, cluster(kernels=(OLD_KERNEL, NEW_KERNEL)), at=NOW + 2 * HOUR)
-    original = chat.top_level()
-    assert len(original) == 1
-    assert [e.ts for e in chat.edits] == [original[0].ts]
+    # The post and the update queued after it went out together: one post, as it is now (one
+    # node affected), and nothing to edit.
+    (post,) = chat.top_level()
+    assert chat.edits == []
+    (nodes,) = chat.replies(post.ts)
+    assert nodes.body == ("nodes", ("prod-1-node-1",))
+    with store.transaction() as tx:
+        assert tx.intents(IntentState.PENDING) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from jobs.changes import Change, Notified
 from jobs.mutes import ConfigMute
@@ -27,15 +28,18 @@ def test_two_scans_in_a_row_post_each_new_match_once(
     second = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + HOUR)
     assert outcome(first) == (Change.NEW, Notified.POSTED)
     assert outcome(second) == (Change.OPEN, Notified.SKIPPED)
+    # One post for the advisory, listing both clusters; the node list in its thread.
     posted = [m.body for m in chat.top_level()]
-    assert posted == [("new", "prod-1", IPVS), ("new", "prod-2", IPVS)]
-    # The node list went as a reply in each message's own thread.
-    for message in chat.top_level():
-        assert [r.body[0] for r in chat.replies(message.ts)] == ["nodes"]  # type: ignore[index]
+    assert posted == [("new", "prod-1,prod-2", IPVS)]
+    (post,) = chat.top_level()
+    assert [r.body[0] for r in chat.replies(post.ts)] == ["nodes"]  # type: ignore[index]
     with store.transaction() as tx:
-        match = tx.match("uid-prod-1", IPVS)
+        told = [tx.match(f"uid-prod-{i}", IPVS) for i in (1, 2)]
         assert tx.intents(IntentState.PENDING) == []
-    assert match is not None and match.message == chat.top_level()[0].channel_ts()
+        assert [(p.channel, p.advisory_id, p.message) for p in tx.posts()] == [
+            ("#net", IPVS, post.channel_ts())
+        ]
+    assert [m.message if m else None for m in told] == [post.channel_ts()] * 2
 
 
 def test_unknown_verdicts_are_not_posted_but_tracked_for_the_digest(
@@ -148,10 +152,9 @@ def test_a_cluster_removed_from_the_configuration_is_retired(
         states = {m.advisory_id: m.state for m in tx.matches("uid-prod-2")}
     assert states[IPVS] is MatchState.RETIRED
     assert MatchState.UNKNOWN not in states.values()
-    retired_message = chat.top_level()[1]
-    assert [(e.body, e.ts) for e in chat.edits] == [
-        (("retired", "prod-2", IPVS), retired_message.ts)
-    ]
+    # prod-2 is struck from the one post both were listed in.
+    (post,) = chat.top_level()
+    assert [(e.body, e.ts) for e in chat.edits] == [(("retired", "prod-2", IPVS), post.ts)]
 
 
 def test_a_scan_of_part_of_the_fleet_retires_nothing(
@@ -177,8 +180,15 @@ def test_a_name_that_now_points_at_another_cluster_closes_the_old_matches_as_rep
         old_cluster = tx.cluster("uid-old")
     assert old is not None and old.state is MatchState.REPLACED
     assert old_cluster is not None and old_cluster.replaced_by == "uid-new"
+    # One post: the old cluster struck from it and the new one added, told in one reply.
     assert [e.body for e in chat.edits] == [("replaced", "prod-1", IPVS)]
-    assert "uid-old -> uid-new" in chat.replies(chat.top_level()[0].ts)[-1].body[4]  # type: ignore[index]
+    (post,) = chat.top_level()
+    kind, events = chat.replies(post.ts)[-1].body  # type: ignore[misc]
+    assert kind == "events" and [e[:2] for e in events] == [
+        ("replaced", "prod-1"),
+        ("new", "prod-1"),
+    ]
+    assert "uid-old -> uid-new" in events[0][3]
 
 
 def test_an_advisory_withdrawn_from_the_catalog_retires_its_matches(
@@ -235,10 +245,9 @@ def test_a_config_mute_by_cluster_name_holds_from_the_first_scan_and_its_expiry_
     assert outcome(expired) == (Change.OPEN, Notified.POSTED)
     again = run(t, cluster("prod-1"), cluster("prod-2"), at=NOW + 26 * HOUR)
     assert outcome(again) == (Change.OPEN, Notified.SKIPPED)
-    assert [m.body for m in chat.top_level()] == [
-        ("new", "prod-2", IPVS),
-        ("new", "prod-1", IPVS),
-    ]
+    # prod-1 joins the advisory's post (an edit, told in its thread), once.
+    assert [m.body for m in chat.top_level()] == [("new", "prod-2", IPVS)]
+    assert [e.body for e in chat.edits] == [("new", "prod-1", IPVS)]
 
 
 def test_a_config_mute_removed_from_the_file_announces_its_match_at_the_next_scan(
@@ -271,7 +280,8 @@ def test_a_dry_run_writes_no_state_and_posts_nothing(
             match = tx.match("uid-prod-1", IPVS)
             assert tx.scans("uid-prod-1")[0][0] == NOW
     assert match is not None and match.state is MatchState.OPEN
-    assert len(chat.messages) == 2 and chat.edits == [] and terminal.printed == []
+    # What the first scan posted (the baseline, the post and its node list), nothing more.
+    assert len(chat.messages) == 3 and chat.edits == [] and terminal.printed == []
 
 
 def test_demo_clusters_are_printed_never_posted(
@@ -346,6 +356,19 @@ def test_two_scans_racing_on_one_database_post_each_match_once(url: str) -> None
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    posted = sorted(m.body for m in chat.top_level())  # type: ignore[type-var]
-    assert posted == sorted(("new", c.name, IPVS) for c in fleet)
-    assert len(chat.messages) == 2 * len(fleet)  # and one node-list reply each
+    # One post for the advisory, whichever scan posted it; every cluster told in it once.
+    (post,) = chat.top_level()
+    assert len(chat.baselines()) == 1
+    with Store.open(url) as store, store.transaction() as tx:
+        assert tx.intents(IntentState.PENDING) == []
+        told = [tx.match(f"uid-{c.name}", IPVS) for c in fleet]
+    assert [m.message if m else None for m in told] == [post.channel_ts()] * len(fleet)
+    joined: list[str] = []
+    for reply in chat.replies(post.ts):
+        body: Any = reply.body
+        if body[0] == "events":
+            joined += [e[1] for e in body[1] if e[0] == "new"]
+        elif body[0] == "new":
+            joined.append(body[1])
+    listed = str(post.body[1]).split(",")  # type: ignore[index]
+    assert sorted(listed + joined) == sorted(c.name for c in fleet)

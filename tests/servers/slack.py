@@ -533,6 +533,11 @@ class _Server(LoopbackHTTPServer):
         return {"ok": True, "files": shared}
 
 
+def is_baseline(message: JSON) -> bool:
+    """Whether ``message`` is netadvisor's baseline of a channel (by its fallback text)."""
+    return str(message.get("text", "")).startswith("netadvisor baseline")
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
@@ -635,9 +640,18 @@ class SlackServer(Stoppable):
         with self._state.lock:
             return [dict(m) for m in self._state.messages.get(channel, [])]
 
-    def top_level(self, channel: str) -> list[JSON]:
-        """Messages that are not thread replies, oldest first."""
-        return [m for m in self.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+    def top_level(self, channel: str, *, baseline: bool = False) -> list[JSON]:
+        """Messages that are not thread replies, oldest first; the channel's baseline (the
+        first message netadvisor posts in a channel) only with ``baseline``."""
+        return [
+            m
+            for m in self.messages(channel)
+            if m.get("thread_ts") in (None, m["ts"]) and (baseline or not is_baseline(m))
+        ]
+
+    def baselines(self, channel: str) -> list[JSON]:
+        """The baselines posted in ``channel`` (one at most, if all is well)."""
+        return [m for m in self.messages(channel) if is_baseline(m)]
 
     def replies(self, channel: str, ts: str) -> list[JSON]:
         """The replies in the thread of ``ts``, oldest first."""

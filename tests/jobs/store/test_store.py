@@ -391,5 +391,22 @@ def test_a_version_2_database_gets_the_replays_table(url: str) -> None:
             update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2")
         )
     with Store.open(url) as store:
-        assert store.schema_version() == schema.SCHEMA_VERSION == 3
+        assert store.schema_version() == schema.SCHEMA_VERSION == 4
         assert first_time(store, "event", "Ev03", NOW)
+
+
+def test_a_version_3_database_gets_grouped_posts_and_keeps_its_matches(url: str) -> None:
+    with Store.open(url) as store, store.transaction() as tx:
+        tx.conn.exec_driver_sql("DROP TABLE posts")
+        tx.conn.exec_driver_sql("ALTER TABLE intents DROP COLUMN lead")
+        tx.conn.exec_driver_sql("ALTER TABLE matches DROP COLUMN close_changes")
+        tx.conn.execute(
+            update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3")
+        )
+        tx.add_intent(NOW, "#net", "digest", {"type": "digest"})
+    with Store.open(url) as store:
+        assert store.schema_version() == 4
+        with store.transaction() as tx:
+            (intent,) = tx.intents()
+            assert intent.lead is None
+            assert tx.posts() == []
