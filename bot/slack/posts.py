@@ -96,7 +96,7 @@ def _headline(notice: PostNotice) -> str:
 def _fallback(notice: PostNotice) -> str:
     lead = notice.lead
     if notice.closed:
-        text = f"Resolved on {_names(notice.members)}: {lead.title}"
+        text = f"Resolved on {_names(notice.members)}: {lead.title} [{lead.advisory_id}]"
     else:
         severity = (lead.severity or "unrated").upper()
         text = f"{_names(notice.open_members)}: {lead.title} [{severity}, {lead.advisory_id}]"

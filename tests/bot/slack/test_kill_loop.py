@@ -1,10 +1,11 @@
 """kill -9 during delivery, on PostgreSQL, again and again: every message reaches Slack once.
 
-Each trial starts a real process that records a scan of five clusters (one match each: one
-message) and delivers it through the real slack_sdk client to the Slack fake; the
-process is killed with SIGKILL after a random number of posts, in the middle of any step.
-A recovery scan in this process, at once (no waiting out the dead worker's lease), must leave
-every message in Slack exactly once.
+Each trial starts a real process that records a scan of five clusters (one match each, all of
+one advisory: one grouped post, after the channel's baseline) in a channel of its own and
+delivers it through the real slack_sdk client to the Slack fake; the process is killed with
+SIGKILL after a random number of posts, in the middle of any step. A recovery scan in this
+process, at once (no waiting out the dead worker's lease), must leave the baseline and the
+grouped post in Slack exactly once, the post naming every cluster.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 from bot.slack.notifier import EVENT_TYPE, SlackNotifier, make_client
 from bot.terminal.notifier import TerminalNotifier
+from jobs.notices import MessageRef
 from jobs.notify import Routing
-from jobs.store import IntentState, Store
+from jobs.store import IntentState, MatchState, Store
 from jobs.tracker import Tracker
 from tests.servers.slack import SlackServer
 from tests.state_databases import database_url
@@ -47,7 +49,8 @@ url, api, token, trial, count = sys.argv[1:6]
 clusters = [cluster(f"t{trial}-c{i}") for i in range(int(count))]
 with Store.open(url) as store:
     notifier = SlackNotifier(make_client(token, base_url=api))
-    tracker = Tracker(store, notifier, TerminalNotifier(io.StringIO()), Routing("#net"))
+    routing = Routing(f"#trial-{trial}")
+    tracker = Tracker(store, notifier, TerminalNotifier(io.StringIO()), routing)
     catalog()
     print("ready", flush=True)
     tracker.record(scan(*clusters), datetime.now(UTC), source="kill", catalog_version="x")
@@ -68,15 +71,18 @@ def test_kill_9_during_delivery_on_postgresql_loses_and_duplicates_nothing(
 ) -> None:
     rng = random.Random(15)
     killed = 0
+    channels = {f"C0TRIAL{t:02d}": f"trial-{t}" for t in range(TRIALS)}
     with (
-        SlackServer(channels={"C0NET": "net"}) as slack,
+        SlackServer(channels=channels) as slack,
         database_url("postgresql", tmp_path) as url,
     ):
         with Store.open(url):
             pass  # the schema, once, before the processes race for nothing
         for trial in range(TRIALS):
             before = len(slack.requests("chat.postMessage"))
-            kill_after = rng.randrange(0, CLUSTERS + 1)
+            # 0: during the baseline; 1: during the grouped post; 2: after it, maybe before
+            # it was recorded.
+            kill_after = rng.randrange(0, 3)
             child = subprocess.Popen(
                 [sys.executable, "-c", CHILD, url, slack.url, slack.token, str(trial),
                  str(CLUSTERS)],
@@ -96,7 +102,8 @@ def test_kill_9_during_delivery_on_postgresql_loses_and_duplicates_nothing(
             clusters = [cluster(f"t{trial}-c{i}") for i in range(CLUSTERS)]
             with Store.open(url) as store:
                 notifier = SlackNotifier(make_client(slack.token, base_url=slack.url))
-                tracker = Tracker(store, notifier, TerminalNotifier(io.StringIO()), Routing("#net"))
+                routing = Routing(f"#trial-{trial}")
+                tracker = Tracker(store, notifier, TerminalNotifier(io.StringIO()), routing)
                 report = tracker.record(
                     scan(*clusters),
                     datetime.now(UTC),
@@ -106,9 +113,22 @@ def test_kill_9_during_delivery_on_postgresql_loses_and_duplicates_nothing(
                 assert report.delivery.pending == 0, (trial, report.delivery)
                 with store.transaction() as tx:
                     assert tx.intents(IntentState.PENDING) == [], trial
-            posted = [m for m in slack.top_level("C0NET") if f"t{trial}-c" in str(m.get("text"))]
-            assert len(posted) == CLUSTERS, (trial, kill_after)
+                    mine = [
+                        m
+                        for m in tx.matches(None, MatchState.OPEN)
+                        if m.cluster_uid.startswith(f"uid-t{trial}-")
+                    ]
+            channel = f"C0TRIAL{trial:02d}"
+            (post,) = slack.top_level(channel)
+            assert len(slack.baselines(channel)) == 1, (trial, kill_after)
+            assert len(mine) == CLUSTERS, trial
+            assert {m.message for m in mine} == {MessageRef(channel, post["ts"])}, (
+                trial,
+                kill_after,
+            )
+            for i in range(CLUSTERS):
+                assert f"t{trial}-c{i}" in str(post["blocks"]), (trial, i)
         markers = _markers(slack)
     assert killed >= TRIALS // 2, "most trials must kill the process during delivery"
     assert markers and max(markers.values()) == 1, [m for m, n in markers.items() if n > 1]
-    assert len(markers) == CLUSTERS * TRIALS  # each match once
+    assert len(markers) == 2 * TRIALS  # each baseline and each grouped post once
