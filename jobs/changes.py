@@ -140,12 +140,12 @@ def fact_changes(
     before: Sequence[tuple[str, str]], after: Mapping[str, str], language: str = "en"
 ) -> tuple[str, ...]:
     """The facts that changed between a match's triggers and a later scan's evidence, each as
-    ``kube-proxy mode ipvs -> iptables``."""
+    ``kube-proxy mode ipvs → iptables``."""
     out = []
     for key, old in before:
         new = after.get(key)
         if new is not None and new != old:
-            out.append(f"{fact_name(key, language)} {old} -> {new}")
+            out.append(f"{fact_name(key, language)} {old} → {new}")
     return tuple(out)
 
 

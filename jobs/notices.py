@@ -247,7 +247,7 @@ class PostMember:
     closed_as: str = ""
     """``resolved``, ``retired`` or ``replaced`` (closed members)."""
     changes: tuple[str, ...] = ()
-    """Closed members: the facts whose change closed it (``proxy-mode ipvs -> iptables``)."""
+    """Closed members: the facts whose change closed it (``proxy-mode ipvs → iptables``)."""
     reason: str = ""
     """Closed members: why, in words."""
     stale_since: datetime | None = None

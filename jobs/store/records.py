@@ -106,7 +106,7 @@ class MatchRecord:
     closed_at: datetime | None = None
     close_reason: str | None = None
     close_changes: tuple[str, ...] = ()
-    """Resolved: the facts whose change resolved it (``kube-proxy mode ipvs -> iptables``)."""
+    """Resolved: the facts whose change resolved it (``kube-proxy mode ipvs → iptables``)."""
     stale_since: datetime | None = None
     """Open but not confirmed since then: the cluster was unreadable or the facts unknown."""
     stale_reason: str | None = None

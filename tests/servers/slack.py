@@ -90,6 +90,8 @@ class Failure:
     """Store the message first (chat.postMessage), then fail: the answer is lost."""
     drop: bool = False
     """Close the connection without answering."""
+    passes: bool = False
+    """Not a failure: the call is answered as usual (``fail(after=...)`` queues these)."""
 
 
 @dataclass
@@ -189,6 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append(Recorded(method, params, authorization))
             queue = state.failures.get(method) or []
             failure = queue.pop(0) if queue else None
+        if failure is not None and failure.passes:
+            failure = None
         if failure is not None and failure.store and method == "chat.postMessage":
             self._call(method, params, authorization)
         if failure is not None:
@@ -595,10 +599,13 @@ class SlackServer(Stoppable):
         store: bool = False,
         drop: bool = False,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail this way."""
+        """Make the next ``times`` calls of ``method`` fail this way (after ``after`` calls
+        answered as usual)."""
         with self._state.lock:
             queue = self._state.failures.setdefault(method, [])
+            queue.extend(Failure(passes=True) for _ in range(after))
             queue.extend(Failure(status, error, retry_after, store, drop) for _ in range(times))
 
     def response_url(self, name: str = "1/abc") -> str:

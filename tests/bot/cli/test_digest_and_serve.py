@@ -63,7 +63,7 @@ def test_scan_on_a_fresh_machine_prints_new_matches_once_and_keeps_demo_state_ap
     assert demo_state.is_file()
     assert not (fresh_machine / "state" / "netadvisor" / "state.db").exists()
     assert "DEMO DATA: printed here, never posted to Slack" in out
-    assert "Why this was posted:" in out
+    assert "*Why:*" in out
     assert "new." in out.splitlines()[-2] or " new" in out
     code, again, _ = run("scan")
     assert code == 0
@@ -82,7 +82,7 @@ def test_scan_json_gains_change_and_notified_and_prints_messages_on_stderr() -> 
     assert affected and all(r["notified"] == "printed" for r in affected)
     assert all(r["notified"] == "skipped" for r in tracked if r["verdict"] == "unknown")
     assert all(r["notified"] is None for r in results if r["change"] is None)
-    assert "Why this was posted:" in err
+    assert "*Why:*" in err
     assert data["state"]["messages"] == "the terminal (demo data is never posted)"
     _, second, _ = run("scan", "--json")
     assert {r["change"] for c in json.loads(second)["clusters"] for r in c["results"]} == {
@@ -147,7 +147,7 @@ def test_a_token_without_a_channel_prints_with_a_one_line_warning(
     assert code == 0
     warnings = [line for line in err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "no channel" in warnings[0]
-    assert "Why this was posted:" in out
+    assert "*Why:*" in out
     assert slack.requests("chat.postMessage") == []
 
 
