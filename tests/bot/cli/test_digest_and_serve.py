@@ -123,14 +123,17 @@ def test_scan_posts_each_new_match_once_to_the_channel_its_labels_choose(
     assert all(r["notified"] != "printed" for c in first["clusters"] for r in c["results"])
     prod = slack.top_level("C0PROD")
     web = slack.top_level("C0NET")
+    # One post per (channel, advisory); here each channel has one cluster.
     assert len(prod) + len(web) == len(posted)
+    # Each channel's first message is its baseline.
+    assert [len(slack.baselines(c)) for c in ("C0PROD", "C0NET")] == [1, 1]
     assert all("prod-centos" in m["text"] for m in prod)
     assert all("web" in m["text"] for m in web)
     assert f"state: sqlite:///{fresh_machine / 'state' / 'netadvisor' / 'state.db'}" in err
     assert slack.token not in err + out
     code, out, _ = run("scan", "--json")
     assert code == 0
-    assert len(slack.requests("chat.postMessage")) == len(posted)
+    assert len(slack.requests("chat.postMessage")) == len(posted) + 2
     assert all(
         r["notified"] in (None, "skipped")
         for c in json.loads(out)["clusters"]
@@ -231,7 +234,7 @@ def test_serve_scans_at_start_posts_and_stops_cleanly_on_sigterm(
     assert "stopped" in log
     assert slack.token not in log + out
     posts = len(slack.requests("chat.postMessage"))
-    assert posts == len(slack.top_level("C0NET")) + len(slack.top_level("C0PROD"))
+    assert posts == sum(len(slack.top_level(c, baseline=True)) for c in ("C0NET", "C0PROD"))
 
 
 def test_a_channel_the_app_is_not_in_exits_3_with_the_fix_and_the_next_scan_counts_the_backlog(
@@ -246,19 +249,21 @@ def test_a_channel_the_app_is_not_in_exits_3_with_the_fix_and_the_next_scan_coun
     code, out, err = run("scan")
     assert code == 3, err
     assert (
-        "not delivered, and retrying will not help: new message for #net-prod: chat.postMessage "
+        "not delivered, and retrying will not help: baseline message for #net-prod: "
+        "chat.postMessage "
         "in #net-prod: not_in_channel: invite the app to #net-prod (/invite @netadvisor in "
         "#net-prod)" in err
     )
     assert "invite the app to #net (/invite @netadvisor in #net)" in err
     assert "Messages: 0 posted, 0 printed, 0 muted" in out
-    assert "Not delivered, and retrying will not help: new message for #net-prod" in out
+    assert "Not delivered, and retrying will not help: baseline message for #net-prod" in out
     assert slack.top_level("C0PROD") == [] and slack.top_level("C0NET") == []
 
     # The app was invited: the next scan delivers what the first one queued, and says so.
     code, out, err = run("scan")
     assert code == 0, err
-    delivered = len(slack.top_level("C0PROD")) + len(slack.top_level("C0NET"))
+    # Each channel's baseline, then its posts.
+    delivered = sum(len(slack.top_level(c, baseline=True)) for c in ("C0PROD", "C0NET"))
     assert delivered > 2
     assert f"Messages: {delivered} posted ({delivered} queued earlier), 0 printed" in out
 
