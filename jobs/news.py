@@ -99,7 +99,7 @@ def notices_for(
                 m.covers(cluster.uid, match.advisory_id, cluster.name) for m in mutes
             ):
                 continue
-            channel = match.channel or routing.channel_for(cluster.labels)
+            channel = match.channel or routing.channel_for(cluster.labels, match.snapshot.severity)
             if channel is not None:
                 by_channel.setdefault(channel, []).append(cluster.name)
         out.extend((channel, item, _notice(item, names)) for channel, names in by_channel.items())

@@ -85,8 +85,8 @@ def render_blocks(blocks: Iterable[dict[str, Any]]) -> str:
 
 
 STYLE = """
-body{font:15px/1.45 -apple-system,'Segoe UI',Roboto,'Noto Sans','Noto Color Emoji',sans-serif;
-margin:0;background:#fff;color:#1d1c1d}
+body{font:15px/1.45 -apple-system,'Segoe UI',Roboto,'Noto Sans','DejaVu Sans',
+'Liberation Sans',sans-serif,'Noto Color Emoji';margin:0;background:#fff;color:#1d1c1d}
 .msg{display:flex;gap:8px;padding:10px 12px;border-bottom:1px solid #eee}
 .av{width:36px;height:36px;border-radius:6px;background:#2d6cdf;color:#fff;font-weight:700;
 display:flex;align-items:center;justify-content:center;flex:none}
@@ -125,7 +125,7 @@ def page(title: str, messages: Iterable[tuple[dict[str, Any], bool]]) -> str:
 def shoot(chromium: str, source: Path, target: Path, width: int) -> None:
     subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--window-size={width},2400", "--force-device-scale-factor=1",
+         f"--window-size={width},6000", "--force-device-scale-factor=1",
          f"--screenshot={target}", source.as_uri()],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip

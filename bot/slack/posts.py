@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
+from advisories.wording import fact_name
 from bot.slack.blocks import Block, SlackMessage, context, escape, header, pages, section
 from bot.slack.post_actions import post_actions
 from jobs.notices import (
@@ -42,7 +43,7 @@ FALLBACK_LIMIT: Final = 300
 """Characters of a post's fallback text (notifications show the first hundred or so)."""
 INLINE_NODES: Final = 15
 """Node names a one-cluster post lists itself; longer lists go to a thread reply."""
-_UIDS_SHOWN: Final = 5
+_UIDS_SHOWN: Final = 3
 
 _MARK: Final = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
 _CLOSED_WORD: Final = {"resolved": "resolved", "retired": "left the configuration",
@@ -104,7 +105,7 @@ def _fallback(notice: PostNotice) -> str:
 
 
 def _fact(key: str, value: str) -> str:
-    return f"{escape(key)} `{escape(value)}`"
+    return f"{escape(fact_name(key))} `{escape(value)}`"
 
 
 def _common(members: Sequence[PostMember]) -> set[tuple[str, str]]:
@@ -122,11 +123,6 @@ def _nodes_phrase(snap: MatchSnapshot) -> str:
 
 def _member_line(member: PostMember, shared: set[tuple[str, str]], now: datetime) -> str:
     name = escape(member.cluster.name)
-    if not member.open:
-        word = _CLOSED_WORD.get(member.closed_as, member.closed_as or "closed")
-        what = "; ".join(escape(c) for c in member.changes)
-        line = f"• ~{name}~ {word} {_when(member.closed_at)}"
-        return line + (f": {what}" if what else "")
     snap = member.snapshot
     parts = [f"*{name}*", _nodes_phrase(snap)]
     parts += [_fact(k, v) for k, v in snap.triggers if (k, v) not in shared]
@@ -137,6 +133,22 @@ def _member_line(member: PostMember, shared: set[tuple[str, str]], now: datetime
     if member.muted_until is not None and member.muted_until > now:
         parts.append(f"🔇 muted until {member.muted_until:%Y-%m-%d}")
     return "• " + " · ".join(parts)
+
+
+def _closed_lines(members: Sequence[PostMember]) -> list[str]:
+    """Clusters struck from the post, those closed alike (same way, same facts) on one line:
+    ``• ~a~, ~b~ resolved 2026-12-03 18:08 UTC: kube-proxy mode ipvs → iptables``."""
+    alike: dict[tuple[str, tuple[str, ...], str], list[PostMember]] = {}
+    for member in members:
+        when = _when(member.closed_at)
+        alike.setdefault((member.closed_as, member.changes, when), []).append(member)
+    lines = []
+    for (closed_as, changes, when), group in alike.items():
+        names = ", ".join(f"~{escape(m.cluster.name)}~" for m in group)
+        word = _CLOSED_WORD.get(closed_as, closed_as or "closed")
+        what = "; ".join(escape(c) for c in changes)
+        lines.append(f"• {names} {word} {when}" + (f": {what}" if what else ""))
+    return lines
 
 
 def _node_names(snap: MatchSnapshot) -> str:
@@ -219,11 +231,12 @@ def post_message(notice: PostNotice) -> list[SlackMessage]:
     if notice.closed:
         resolved = _plural(len(notice.members), "cluster")
         blocks += section(f"*No cluster is affected any more* ({resolved} fixed or gone):")
-        blocks += section("\n".join(_member_line(m, shared, notice.at) for m in notice.members))
+        blocks += section("\n".join(_closed_lines(notice.members)))
     else:
         blocks += section(_impact(notice))
         blocks += section(_do_this(notice))
-        lines = [_member_line(m, shared, notice.at) for m in notice.members]
+        lines = [_member_line(m, shared, notice.at) for m in notice.open_members]
+        lines += _closed_lines([m for m in notice.members if not m.open])
         if len(notice.members) == 1:
             names = _node_names(notice.members[0].snapshot)
             if names:
@@ -255,29 +268,57 @@ def post_node_lists(notice: PostNotice) -> list[SlackMessage]:
     return [SlackMessage(fallback, page) for page in pages(section(text))]
 
 
-def _event_line(event: MatchNotice) -> str:
-    name = escape(event.cluster.name)
-    snap = event.snapshot
-    if event.kind is NoticeKind.NEW:
-        return f"➕ *{name}* is affected too: {_nodes_phrase(snap)}"
-    if event.kind is NoticeKind.UPDATED:
-        return f"✏️ *{name}*: " + "; ".join(escape(c) for c in event.changes)
-    if event.kind is NoticeKind.RESOLVED:
-        why = "; ".join(escape(c) for c in event.changes) or escape(event.reason)
-        return f"✅ *{name}* resolved: {why}"
-    if event.kind is NoticeKind.RETIRED:
-        return f"➖ *{name}* left the configuration: {escape(event.reason)}"
-    return f"🔄 *{name}* now points at another cluster: {escape(event.reason)}"
+_EVENT_MARK: Final = {
+    NoticeKind.NEW: ("➕", "affected too"),
+    NoticeKind.UPDATED: ("✏️", "changed"),
+    NoticeKind.RESOLVED: ("✅", "resolved"),
+    NoticeKind.RETIRED: ("➖", "left the configuration"),
+    NoticeKind.REPLACED: ("🔄", "now point at another cluster"),
+}
+
+
+def _event_lines(events: Sequence[MatchNotice]) -> list[str]:
+    """What a delivery tells, clusters told alike on one line: ``✅ resolved (3): a, b, c:
+    kube-proxy mode ipvs → iptables``; each update on its own line (its changes are its own)."""
+    alike: dict[tuple[NoticeKind, tuple[str, ...]], list[MatchNotice]] = {}
+    for event in events:
+        if event.kind is NoticeKind.UPDATED:
+            alike.setdefault((event.kind, (event.cluster.uid,)), []).append(event)
+            continue
+        what: tuple[str, ...] = ()
+        if event.kind is NoticeKind.RESOLVED:
+            what = event.changes or (event.reason,)
+        elif event.kind is not NoticeKind.NEW:
+            what = (event.reason,)
+        alike.setdefault((event.kind, what), []).append(event)
+    lines = []
+    for (kind, what), group in alike.items():
+        mark, word = _EVENT_MARK[kind]
+        if kind is NoticeKind.UPDATED:
+            (event,) = group
+            changes = "; ".join(escape(c) for c in event.changes)
+            lines.append(f"{mark} *{escape(event.cluster.name)}*: {changes}")
+            continue
+        if kind is NoticeKind.NEW:
+            names = ", ".join(
+                f"*{escape(e.cluster.name)}* ({_nodes_phrase(e.snapshot)})" for e in group
+            )
+        else:
+            names = ", ".join(f"*{escape(e.cluster.name)}*" for e in group)
+        count = f" ({len(group)})" if len(group) > 1 else ""
+        detail = "; ".join(escape(w) for w in what if w)
+        lines.append(f"{mark} {word}{count}: {names}" + (f": {detail}" if detail else ""))
+    return lines
 
 
 def post_reply(notice: PostNotice) -> list[SlackMessage]:
-    """The thread reply under an edited post: what changed, one line per cluster."""
-    lines = [f"*{_when(notice.at)}*"] + [_event_line(e) for e in notice.events]
+    """The thread reply under an edited post: what changed, clusters told alike together."""
+    lines = [f"*{_when(notice.at)}*", *_event_lines(notice.events)]
     if notice.closed:
         lines.append("No cluster remains affected: the post is marked RESOLVED.")
     names = ", ".join(dict.fromkeys(e.cluster.name for e in notice.events))
-    kinds = ", ".join(dict.fromkeys(e.kind.value for e in notice.events))
-    fallback = _fit(f"{names} ({kinds}): {notice.lead.title}", FALLBACK_LIMIT)
+    kinds = ", ".join(dict.fromkeys(_EVENT_MARK[e.kind][1] for e in notice.events))
+    fallback = _fit(f"{names} {kinds}: {notice.lead.title}", FALLBACK_LIMIT)
     return [SlackMessage(fallback, page) for page in pages(section("\n".join(lines)))]
 
 

@@ -236,7 +236,9 @@ def test_a_fixed_cluster_is_struck_from_its_posts_and_a_new_one_joins_them(
     assert heading.startswith("✅ RESOLVED")
     body = json.dumps(final["blocks"], ensure_ascii=False)
     assert "*Do this:*" not in body and '"actions"' not in body  # no buttons, no advice left
-    assert body.count("ipvs → iptables") == len(everyone)
+    # Every cluster struck, those fixed alike on one line with the fact that changed.
+    assert all(f"~{name}~" in body for name in everyone)
+    assert 1 <= body.count("ipvs → iptables") <= 2  # prod-centos-01 first, the others later
     assert "No cluster remains affected" in str(slack.replies(CHANNEL, ipvs["ts"])[-1]["blocks"])
 
 
