@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from advisories.fleet import ClusterStatus
-from jobs.changes import describe_changes
+from jobs.changes import describe_changes, fact_changes
 from jobs.notices import MatchSnapshot, NoticeKind
 from jobs.notify import StepAction
 from tests.tracked_fleet import IPVS
@@ -49,3 +51,23 @@ def test_notice_kinds_cover_every_closing_state() -> None:
     assert {k.value for k in NoticeKind} == {"new", "updated", "resolved", "retired", "replaced"}
     assert StepAction.UPDATE.value == "update"
     assert ClusterStatus.OK.value == "ok"
+
+
+def test_nodes_whose_facts_became_unknown_are_uncertain_not_fixed() -> None:
+    before = _snap(("a",), ("n1", "n2", "n3"))
+    after = replace(_snap(("a",), ("n1",)), uncertain_nodes=("n2", "n3"))
+    assert describe_changes(before, after) == ("2 nodes now uncertain (facts unknown): n2, n3",)
+    fixed = _snap(("a",), ("n1", "n2"))
+    assert describe_changes(fixed, replace(_snap(("a",), ("n1",)), uncertain_nodes=())) == (
+        "nodes no longer affected (1): n2",
+    )
+
+
+def test_a_resolution_names_the_facts_that_changed_as_people_say_them() -> None:
+    triggers = (("kernel", "3.10.0-1160.el7.x86_64"), ("proxy-mode", "ipvs"))
+    now = {"kernel": "3.10.0-1160.el7.x86_64", "proxy-mode": "iptables", "kube-proxy": "v1.28.3"}
+    assert fact_changes(triggers, now) == ("kube-proxy mode ipvs → iptables",)
+    assert fact_changes(triggers, {"kernel": "5.15.0-91-generic"}) == (
+        "kernel 3.10.0-1160.el7.x86_64 → 5.15.0-91-generic",
+    )
+    assert fact_changes(triggers, {}) == ()  # nothing known now: no change claimed
