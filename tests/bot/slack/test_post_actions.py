@@ -18,6 +18,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from advisories.answers import ClusterData
 from advisories.fleet import ClusterFacts
 from bot.http import HttpServer
 from bot.slack.app import create_app, wsgi_app
@@ -29,6 +30,7 @@ from bot.slack.listeners.post_actions import (
     REASON_BLOCK,
     PostCluster,
     nodes_messages,
+    plan_messages,
 )
 from bot.slack.post_actions import MUTE_ACTION, MUTE_VIEW, NODES_ACTION, PLAN_ACTION
 from jobs.changes import Change, Notified
@@ -459,9 +461,9 @@ def test_only_open_clusters_are_acted_on_and_a_post_with_none_says_so_to_the_cli
     assert len(bot.slack.replies(ref.channel, ref.ts)) == 1
 
 
-def test_show_nodes_says_when_the_node_list_was_not_read() -> None:
-    # Affected by cluster-wide facts, and no node list was read: which nodes is not known.
-    snapshot = MatchSnapshot(
+def _snapshot() -> MatchSnapshot:
+    """Affected by cluster-wide facts, and no node list was read."""
+    return MatchSnapshot(
         advisory_id=IPVS,
         title="IPVS",
         component="kube-proxy",
@@ -474,8 +476,42 @@ def test_show_nodes_says_when_the_node_list_was_not_read() -> None:
         node_count=0,
         triggers=(("proxy-mode", "ipvs"),),
     )
-    record = MatchRecord("uid-prod-1", IPVS, MatchState.OPEN, snapshot, NOW, NOW, NOW)
+
+
+def test_show_nodes_says_when_the_node_list_was_not_read() -> None:
+    record = MatchRecord("uid-prod-1", IPVS, MatchState.OPEN, _snapshot(), NOW, NOW, NOW)
     [message] = nodes_messages(IPVS, [PostCluster(record, "prod-1")])
     said = blocks_of([message.to_json()])
     assert "*prod-1*: the whole cluster" in said
     assert "its node list was not read, so which nodes run it is not known" in said
+
+
+def test_a_rate_limited_reply_is_posted_after_slacks_retry_after(bot: Bot) -> None:
+    run(bot.tracker, cluster("prod-1"))
+    ref = bot.post_of("prod-1")
+    bot.slack.fail("chat.postMessage", status=429, retry_after=1)
+    assert bot.click(ref, NODES_ACTION)[0] == 200
+    [reply] = bot.replies(ref, 1)
+    assert "`prod-1-node-1`" in blocks_of([reply])
+    assert bot.slack.requests("response_url") == []  # nothing went wrong for the clicker
+
+
+def test_a_refused_reply_is_said_to_the_clicker(bot: Bot) -> None:
+    run(bot.tracker, cluster("prod-1"))
+    ref = bot.post_of("prod-1")
+    bot.slack.fail("chat.postMessage", error="not_in_channel")
+    assert bot.click(ref, PLAN_ACTION)[0] == 200
+    [answer] = [r.params for r in bot.slack.wait_for("response_url")]
+    assert answer["response_type"] == "ephemeral"
+    assert "could not reply in the thread (not_in_channel)" in answer["text"]
+
+
+def test_plan_a_fix_without_the_last_scan_says_it_cannot_plan_now() -> None:
+    def unavailable() -> dict[str, ClusterData]:
+        raise ConnectionRefusedError("database down")
+
+    context = BotContext(catalog(), engine=engine(), clusters=unavailable)
+    record = MatchRecord("uid-prod-1", IPVS, MatchState.OPEN, _snapshot(), NOW, NOW, NOW)
+    [message] = plan_messages(context, IPVS, [PostCluster(record, "prod-1")])
+    said = blocks_of([message.to_json()])
+    assert "• *prod-1*: Cannot be planned now: the state store did not answer" in said
