@@ -454,8 +454,8 @@ def mute_view(
         "close": _plain("Cancel", 24),
         "blocks": [
             *section(
-                f"Mute {about}.\nWhile the mute lasts, new and changed matches are recorded "
-                "and not posted; `/netadvisor unmute` lifts it."
+                f"Mute {about}.\nWhile it lasts, the clusters' matches are still tracked, and "
+                "changes are not posted (a resolution still is); `/netadvisor unmute` lifts it."
             ),
             {
                 "type": "input",
