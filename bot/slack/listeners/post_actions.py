@@ -607,12 +607,12 @@ def _submit_mute(
     made: list[tuple[PostCluster, int]] = []
     now = context.now()
     try:
-        for cluster in targets:
+        for cluster, argument in zip(targets, _mute_arguments(store, targets), strict=True):
             mute_id = add_mute(
                 store,
                 now,
                 advisory_id=sub.advisory,
-                cluster=_cluster_argument(store, cluster),
+                cluster=argument,
                 days=days,
                 reason=sub.reason,
                 by=sub.user or "slack",
@@ -639,12 +639,20 @@ def _submit_mute(
     _say_muted(client, sub, days, made, len(targets), now + timedelta(days=days))
 
 
-def _cluster_argument(store: Store, cluster: PostCluster) -> str:
-    """The cluster as ``add_mute`` takes it: its name, as ``/netadvisor mute`` gives it, unless
-    another cluster (a replaced one) had that name; then its UID."""
-    uid = cluster.match.cluster_uid
-    same_name = store.run(lambda tx: tx.clusters(name=cluster.name))
-    return cluster.name if [c.uid for c in same_name] == [uid] else uid
+def _mute_arguments(store: Store, targets: Sequence[PostCluster]) -> list[str]:
+    """Each cluster as ``add_mute`` takes it: its name, as ``/netadvisor mute`` gives it, unless
+    another cluster (a replaced one) had that name; then its UID. One transaction."""
+
+    def read(tx: Tx) -> list[str]:
+        out = []
+        for cluster in targets:
+            uid = cluster.match.cluster_uid
+            same_name = [c.uid for c in tx.clusters(name=cluster.name)]
+            out.append(cluster.name if same_name == [uid] else uid)
+        return out
+
+    found: list[str] = store.run(read)
+    return found
 
 
 def _say_muted(

@@ -515,3 +515,19 @@ def test_plan_a_fix_without_the_last_scan_says_it_cannot_plan_now() -> None:
     [message] = plan_messages(context, IPVS, [PostCluster(record, "prod-1")])
     said = blocks_of([message.to_json()])
     assert "• *prod-1*: Cannot be planned now: the state store did not answer" in said
+
+
+def test_a_mute_goes_to_the_posts_cluster_when_its_name_was_used_by_a_replaced_one(
+    bot: Bot,
+) -> None:
+    # prod-1 was rebuilt (a new kube-system UID): the name now means the new cluster only, and
+    # the old one (whose UID sorts first) is REPLACED.
+    run(bot.tracker, cluster("prod-1", uid="uid-a-old"))
+    run(bot.tracker, cluster("prod-1", uid="uid-b-new"), at=NOW + HOUR)
+    with bot.store.transaction() as tx:
+        match = tx.match("uid-b-new", IPVS)
+    assert match is not None and match.message is not None
+    view = opened_view(bot, match.message)
+    assert bot.send(submission(view)) == (200, b"")
+    [mute] = list_mutes(bot.store, CLICKED_AT)
+    assert (mute.cluster_uid, mute.cluster) == ("uid-b-new", "prod-1")
