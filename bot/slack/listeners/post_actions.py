@@ -7,8 +7,8 @@ the open matches the post announces: :meth:`jobs.store.Tx.matches_at` with the p
 lists a (channel, advisory) group).
 
 - "Mute…" is permission-checked like ``/netadvisor mute`` and opens a modal (clusters, days,
-  reason); its submission is checked again, writes the same mute(s) as the command
-  (:func:`jobs.muting.add_mute`, by the Slack user id) once per submission (a replayed or
+  reason); its submission is checked again, writes the same mutes as the command, all or none
+  (:func:`jobs.muting.add_mutes`, by the Slack user id), once per submission (a replayed or
   repeated submission is acknowledged, not carried out again) and says so in the post's thread.
 - "Show nodes" replies in the thread with each cluster's affected nodes, split at Slack's limits.
 - "Plan a fix" replies in the thread with each cluster's joint fix from its last scan
@@ -42,7 +42,7 @@ from bot.slack.listeners.context import BotContext
 from bot.slack.listeners.replays import Recent, command_key, first_delivery
 from bot.slack.post_actions import MUTE_ACTION, MUTE_VIEW, NODES_ACTION, PLAN_ACTION
 from jobs.mutes import MAX_MUTE_DAYS, MAX_REASON
-from jobs.muting import MuteError, add_mute
+from jobs.muting import MuteError, add_mutes
 from jobs.notices import MessageRef
 from jobs.store import MatchRecord, MatchState, Store, StoreError, Tx, forget
 
@@ -604,43 +604,38 @@ def _submit_mute(
         log.info("mute: a repeated submission of view %.40s, not carried out again", sub.view_id)
         ack()
         return
-    made: list[tuple[PostCluster, int]] = []
     now = context.now()
     try:
-        for cluster, argument in zip(targets, _mute_arguments(store, targets), strict=True):
-            mute_id = add_mute(
-                store,
-                now,
-                advisory_id=sub.advisory,
-                cluster=argument,
-                days=days,
-                reason=sub.reason,
-                by=sub.user or "slack",
-                configured=context.configured,
-            )
-            made.append((cluster, mute_id))
+        ids = add_mutes(
+            store,
+            now,
+            advisory_id=sub.advisory,
+            clusters=_mute_arguments(store, targets),
+            days=days,
+            reason=sub.reason,
+            by=sub.user or "slack",
+            configured=context.configured,
+        )
     except Exception as exc:
-        if not made:
-            # Nothing was written: a repeat of this submission may try again.
-            with contextlib.suppress(StoreError):
-                forget(store, "mute-view", key)
-            if isinstance(exc, MuteError):
-                block = _ARGUMENT_BLOCK.get(exc.argument, CLUSTERS_BLOCK)
-                ack(response_action="errors", errors={block: str(exc)[:150]})
-            else:
-                log.warning("mute: not written: %s", type(exc).__name__)
-                ack(
-                    response_action="errors",
-                    errors={CLUSTERS_BLOCK: "The state store did not answer; try again"},
-                )
-            return
-        log.warning("mute: %d of %d written, then %s", len(made), len(targets), type(exc).__name__)
+        # Nothing was written (one transaction): a repeat of this submission may try again.
+        with contextlib.suppress(StoreError):
+            forget(store, "mute-view", key)
+        if isinstance(exc, MuteError):
+            block = _ARGUMENT_BLOCK.get(exc.argument, CLUSTERS_BLOCK)
+            ack(response_action="errors", errors={block: str(exc)[:150]})
+        else:
+            log.warning("mute: not written: %s", type(exc).__name__)
+            ack(
+                response_action="errors",
+                errors={CLUSTERS_BLOCK: "The state store did not answer; try again"},
+            )
+        return
     ack()
-    _say_muted(client, sub, days, made, len(targets), now + timedelta(days=days))
+    _say_muted(client, sub, days, list(zip(targets, ids, strict=True)), now + timedelta(days=days))
 
 
 def _mute_arguments(store: Store, targets: Sequence[PostCluster]) -> list[str]:
-    """Each cluster as ``add_mute`` takes it: its name, as ``/netadvisor mute`` gives it, unless
+    """Each cluster as ``add_mutes`` takes it: its name, as ``/netadvisor mute`` gives it, unless
     another cluster (a replaced one) had that name; then its UID. One transaction."""
 
     def read(tx: Tx) -> list[str]:
@@ -660,9 +655,9 @@ def _say_muted(
     sub: _Submission,
     days: int,
     made: Sequence[tuple[PostCluster, int]],
-    wanted: int,
     until: datetime,
 ) -> None:
+    """The thread reply: who muted what, on which clusters, until when, why, and the ids."""
     names = ", ".join(escape(c.name) for c, _ in made)
     ids = ", ".join(f"#{i}" for _, i in made)
     who = f"<@{sub.user}>" if sub.user and _USER_ID.fullmatch(sub.user) else "someone"
@@ -672,8 +667,6 @@ def _say_muted(
         f"{escape(sub.reason.strip()[:MAX_REASON])} "
         f"(mute{'s' if len(made) != 1 else ''} {ids})"
     )
-    if len(made) < wanted:
-        text += f"\n:warning: {wanted - len(made)} other cluster(s) could not be muted; try again"
     fallback = f"{sub.advisory} muted on {', '.join(c.name for c, _ in made)} for {days} days"
     try:
         client.chat_postMessage(
