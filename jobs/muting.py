@@ -26,6 +26,7 @@ __all__ = [
     "MuteError",
     "MuteView",
     "add_mute",
+    "add_mutes",
     "lift_mute",
     "list_mutes",
 ]
@@ -124,34 +125,57 @@ def add_mute(
     The advisory id must already be checked against the catalog (the core's job). A cluster
     that was configured but never scanned is muted by name.
     """
+    [mute_id] = add_mutes(store, now, advisory_id=advisory_id, clusters=[cluster], days=days,
+                          reason=reason, by=by, configured=configured)  # fmt: skip
+    return mute_id
+
+
+def add_mutes(
+    store: Store,
+    now: datetime,
+    *,
+    advisory_id: str | None,
+    clusters: Sequence[str],
+    days: int,
+    reason: str,
+    by: str,
+    configured: Collection[str] = (),
+) -> list[int]:
+    """:func:`add_mute` for each of ``clusters``, all or none in one transaction (the clusters
+    of one Slack post); returns the mutes' ids in the order of ``clusters``."""
     reason = reason.strip()[:MAX_REASON]
     if not reason:
         raise MuteError("reason", "give a reason (kept with the mute)")
     if not 1 <= days <= MAX_MUTE_DAYS:
         raise MuteError("days", f"days must be between 1 and {MAX_MUTE_DAYS}")
     with store.transaction() as tx:
-        uid: str | None = None
-        name: str | None = None
-        if cluster.lower() != "all":
-            scanned = tx.clusters()
-            uid = next((c.uid for c in scanned if cluster in (c.name, c.uid)), None)
-            name = cluster
-            if uid is None and cluster not in configured:
-                known = ", ".join(sorted({c.name for c in scanned} | set(configured)))
-                raise MuteError(
-                    "cluster",
-                    f"unknown cluster {cluster[:60]!r} in {store.display_url} "
-                    f"(scanned or configured: {known or 'none yet'})",
+        scanned = tx.clusters()
+        ids = []
+        for cluster in clusters:
+            uid: str | None = None
+            name: str | None = None
+            if cluster.lower() != "all":
+                uid = next((c.uid for c in scanned if cluster in (c.name, c.uid)), None)
+                name = cluster
+                if uid is None and cluster not in configured:
+                    known = ", ".join(sorted({c.name for c in scanned} | set(configured)))
+                    raise MuteError(
+                        "cluster",
+                        f"unknown cluster {cluster[:60]!r} in {store.display_url} "
+                        f"(scanned or configured: {known or 'none yet'})",
+                    )
+            ids.append(
+                tx.add_mute(
+                    now,
+                    reason,
+                    by,
+                    advisory_id=advisory_id,
+                    cluster_uid=uid,
+                    cluster_name=name,
+                    expires_at=now + timedelta(days=days),
                 )
-        return tx.add_mute(
-            now,
-            reason,
-            by,
-            advisory_id=advisory_id,
-            cluster_uid=uid,
-            cluster_name=name,
-            expires_at=now + timedelta(days=days),
-        )
+            )
+        return ids
 
 
 def lift_mute(store: Store, mute_id: int, now: datetime) -> None:

@@ -17,6 +17,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.logs import bounded
 from bot.slack.guard import guarded
@@ -26,6 +27,9 @@ __all__ = ["SlackApp", "SocketMode", "create_app", "socket_mode", "wsgi_app"]
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+
+RATE_LIMIT_RETRIES: Final = 3
+"""Times a rate-limited (429) call of a listener is retried, each after Slack's Retry-After."""
 
 LISTENER_THREADS: Final = 32
 """Listeners run at once. Bolt runs each listener (its acknowledgement and then its answer) on
@@ -69,6 +73,9 @@ def create_app(
     Bolt. Bolt's own log lines go through ``bot.slack.bolt``, cut to one bounded line each.
     """
     client = WebClient(token=token, base_url=api_url)
+    # Listeners post several messages in a row (a long "Show nodes" reply): a 429 is retried
+    # after Slack's Retry-After rather than losing the rest of the reply.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     app = SlackApp(
         client=client,
         signing_secret=signing_secret,

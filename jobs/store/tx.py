@@ -667,3 +667,16 @@ class Tx:
     def set_last_digest(self, channel: str, at: datetime) -> None:
         """Record that a digest went to ``channel``."""
         self._upsert(schema.digests, {"channel": channel, "last_at": at}, ["channel"])
+
+    # -- posts --------------------------------------------------------------------------------
+
+    def matches_at(self, message: MessageRef) -> list[MatchRecord]:
+        """The matches told in ``message`` (a post lists one or several clusters), in every
+        state, by cluster UID."""
+        m = schema.matches
+        query = (
+            select(m)
+            .where(and_(m.c.message_channel == message.channel, m.c.message_ts == message.ts))
+            .order_by(m.c.cluster_uid, m.c.advisory_id)
+        )
+        return [_match(r) for r in self.conn.execute(query)]

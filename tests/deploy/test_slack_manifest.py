@@ -25,6 +25,7 @@ METHOD_SCOPES: Final = {
     "conversations_list": {"channels:read", "groups:read"},
     "conversations_info": {"channels:read", "groups:read"},
     "files_upload_v2": {"files:write"},
+    "views_open": set(),  # a modal opened with a click's trigger_id needs no scope
 }
 # Bolt listeners: the event each needs and its scope; ``say`` posts with chat.postMessage.
 EVENT_SCOPES: Final = {
@@ -105,6 +106,8 @@ def test_every_scope_is_explained_by_a_comment_above_it() -> None:
 def test_http_mode_points_everything_at_the_one_endpoint(manifest: dict[str, Any]) -> None:
     urls = [c["url"] for c in manifest["features"]["slash_commands"]]
     urls.append(manifest["settings"]["event_subscriptions"]["request_url"])
+    urls.append(manifest["settings"]["interactivity"]["request_url"])  # buttons and modals
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert manifest["_metadata"]["major_version"] == 1

@@ -1,7 +1,9 @@
 """A Slack Web API server on 127.0.0.1 for tests: the real ``slack_sdk`` WebClient talks to it.
 
 It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
-``conversations.replies``, ``conversations.list``, ``conversations.info`` and the three steps
+``conversations.replies``, ``conversations.list``, ``conversations.info``, ``views.open`` (a
+modal opened with a button click's ``trigger_id``, answered with the view and its new id) and
+the three steps
 of ``files_upload_v2`` (``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
 returns, ``files.completeUploadExternal``, which needs the ``files:write`` scope) the way Slack
 does, with the token's scopes in an ``x-oauth-scopes`` header on every answer (form or JSON bodies,
@@ -107,6 +109,8 @@ class _State:
     """files.getUploadURLExternal's files by id: filename, length, the bytes once uploaded."""
     files: list[JSON] = field(default_factory=list)
     """Files shared by files.completeUploadExternal, with their bytes (``content``)."""
+    views: list[JSON] = field(default_factory=list)
+    """Modals opened by views.open, as Slack answered them (with ``id``), oldest first."""
     clock: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -427,6 +431,34 @@ class _Server(LoopbackHTTPServer):
         ]
         return self._page([self._visible(m, params) for m in thread], params, "messages")
 
+    def api_views_open(self, params: JSON) -> JSON:
+        # A trigger_id comes from an interaction and expires after 3 seconds; a view is a
+        # modal of at most 100 blocks, a title of 24 characters and 3,000 of private_metadata.
+        trigger = params.get("trigger_id")
+        view = params.get("view")
+        if not trigger:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        title = (view.get("title") or {}).get("text", "")
+        blocks = view.get("blocks") or []
+        if not title or len(title) > 24 or not blocks or len(blocks) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(str(view.get("private_metadata") or "")) > 3000:
+            return {"ok": False, "error": "invalid_arguments"}
+        opened: JSON = {
+            **view,
+            "id": f"V0{len(self.state.views) + 1:08d}",
+            "team_id": "T0TEST",
+            "app_id": "A0APP",
+            "bot_id": "B0BOT",
+            "state": {"values": {}},
+            "hash": f"{int(self.state.clock)}.abc{len(self.state.views)}",
+            "trigger_id": trigger,
+        }
+        self.state.views.append(opened)
+        return {"ok": True, "view": opened}
+
     def api_conversations_list(self, params: JSON) -> JSON:
         channels = [
             {
@@ -641,6 +673,11 @@ class SlackServer(Stoppable):
         """Files shared with files.completeUploadExternal, oldest first (``content``: bytes)."""
         with self._state.lock:
             return [dict(f) for f in self._state.files]
+
+    def views(self) -> list[JSON]:
+        """Modals opened with views.open (with the ``id`` Slack gave them), oldest first."""
+        with self._state.lock:
+            return [dict(v) for v in self._state.views]
 
     def messages(self, channel: str) -> list[JSON]:
         """Every message of a channel (thread replies included), oldest first."""
