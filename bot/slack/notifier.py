@@ -30,6 +30,7 @@ from bot.slack.messages import (
     node_list_messages,
     notice_reply,
 )
+from bot.slack.permalinks import Permalinks
 from jobs import metrics
 from jobs.notices import Digest, MatchNotice, MessageRef, NewsNotice, NoticeKind
 from jobs.notify import DeliveryUncertain, NotDelivered, NotifyError, Posted, Step, StepAction
@@ -113,6 +114,8 @@ class SlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._channel_ids: dict[str, str] = {}
+        self.permalinks = Permalinks(client)
+        """Links to the posts a digest lists (asked once per message)."""
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -139,7 +142,9 @@ class SlackNotifier:
 
         if isinstance(notice, Digest | NewsNotice):
             messages = (
-                digest_messages(notice) if isinstance(notice, Digest) else news_message(notice)
+                digest_messages(notice, links=self._digest_links(notice))
+                if isinstance(notice, Digest)
+                else news_message(notice)
             )
             first, *rest = messages
             add(StepAction.POST, channel, first)
@@ -159,6 +164,10 @@ class SlackNotifier:
         for page in notice_reply(notice):
             add(StepAction.REPLY, original.channel, page, thread=original.ts)
         return steps
+
+    def _digest_links(self, digest: Digest) -> dict[MessageRef, str]:
+        """The permalink of each post the digest lists (a post without one: no link)."""
+        return self.permalinks.resolve(m.message for m in (*digest.open, *digest.resolved))
 
     # -- performing ---------------------------------------------------------------------------
 
