@@ -119,11 +119,19 @@ def digest_summary(digest: Digest) -> str:
 
 
 def _cluster(
-    match: DigestMatch, digest: Digest, unreadable: Mapping[str, datetime], url: str | None
+    match: DigestMatch,
+    digest: Digest,
+    unreadable: Mapping[str, datetime],
+    url: str | None,
+    severity: str | None,
 ) -> str:
     text = f"*{_link(escape(match.cluster), url)}*"
-    if match.nodes:
-        text += f" ({_plural(match.nodes, 'node')})"
+    details = [_plural(match.nodes, "node")] if match.nodes else []
+    if match.severity != severity:
+        # The cluster's case is less severe than the advisory's worst one listed.
+        details.append(match.severity or "unrated")
+    if details:
+        text += f" ({', '.join(details)})"
     if match.new:
         text += " `new`"
     if match.stale_since is not None:
@@ -151,12 +159,17 @@ def _groups(
     for advisory, items in grouped.items():
         items.sort(key=lambda m: (m.cluster, m.cluster_uid))
         post = _group_link(items, links)
-        emoji = mark or _SEVERITY_MARK.get(_worst(items) or "", ":white_circle:")
+        worst = _worst(items)
+        emoji = mark or _SEVERITY_MARK.get(worst or "", ":white_circle:")
         title = escape(_cut(items[0].title, TITLE_CHARS))
         lines.append(f"{emoji} *{_link(escape(advisory), post)}* {title}")
         clusters = [
             _cluster(
-                m, digest, unreadable, None if post else links.get(m.message) if m.message else None
+                m,
+                digest,
+                unreadable,
+                None if post else links.get(m.message) if m.message else None,
+                worst,
             )
             for m in items
         ]

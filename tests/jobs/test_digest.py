@@ -177,6 +177,27 @@ def test_a_digest_survives_the_outbox_as_json(store: Store) -> None:
     assert Digest.from_json(dev.to_json()) == dev
 
 
+def test_a_digest_queued_before_marks_and_links_existed_still_reads_back(store: Store) -> None:
+    _history(store)
+    dev = digests(store, NOW)["#net"]
+    data = dev.to_json()
+    assert data["open_by_advisory"] == {IPVS: 3}
+    muted = next(m for m in data["open"] if m["muted"])
+    assert (muted["cluster"], muted["muted_until"]) == (
+        "dev-b",
+        (NOW + timedelta(hours=20)).isoformat(),
+    )
+    assert muted["message"] == {"channel": "C-net", "ts": dev.open[0].message.ts}  # type: ignore[union-attr]
+    for key in ("open", "new", "resolved", "unknown"):
+        for match in data[key]:
+            for added in ("new", "muted", "muted_until", "message"):
+                del match[added]
+    old = Digest.from_json(data)
+    assert [(m.cluster, m.new, m.muted, m.muted_until, m.message) for m in old.open] == [
+        (m.cluster, False, False, None, None) for m in dev.open
+    ]
+
+
 def test_sending_digests_posts_one_per_channel_and_remembers_when(store: Store) -> None:
     _history(store)
     chat = MemoryChat()
@@ -305,7 +326,13 @@ def test_the_printed_digest_matches_its_golden_file() -> None:
         NOW - DAY,
         new=(medium, new),
         resolved=(match("prod-a", IPVS, closed_at=NOW - timedelta(hours=2)),),
-        open=(medium, muted, stale, new),
+        open=(
+            replace(medium, cluster="web-a", severity="high", new=False),
+            muted,
+            stale,
+            new,
+            medium,
+        ),
         unknown=(
             match("dev-b", "KP-EXTERNALIPS-ETP-LOCAL", reason="depends on externalips-etp-local"),
         ),
