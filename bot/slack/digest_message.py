@@ -150,7 +150,8 @@ def _groups(
     links: Links,
     mark: str | None = None,
 ) -> list[str]:
-    """One heading line per advisory (its post linked), then its clusters on one line."""
+    """One heading line per advisory (its post linked), then its clusters: each one with a
+    mark (new, stale, muted) on a line of its own, the others together on one line."""
     grouped: dict[str, list[DigestMatch]] = {}
     for match in matches:
         grouped.setdefault(match.advisory_id, []).append(match)
@@ -163,17 +164,13 @@ def _groups(
         emoji = mark or _SEVERITY_MARK.get(worst or "", ":white_circle:")
         title = escape(_cut(items[0].title, TITLE_CHARS))
         lines.append(f"{emoji} *{_link(escape(advisory), post)}* {title}")
-        clusters = [
-            _cluster(
-                m,
-                digest,
-                unreadable,
-                None if post else links.get(m.message) if m.message else None,
-                worst,
-            )
-            for m in items
-        ]
-        lines += _wrap(clusters)
+        marked: list[str] = []
+        plain: list[str] = []
+        for m in items:
+            url = None if post else links.get(m.message) if m.message else None
+            text = _cluster(m, digest, unreadable, url, worst)
+            (marked if m.new or m.stale_since or m.muted else plain).append(text)
+        lines += [*marked, *_wrap(plain)]
     return lines
 
 
@@ -229,7 +226,7 @@ def digest_messages(digest: Digest, links: Links | None = None) -> list[SlackMes
     for match in digest.unknown:
         unknown.setdefault((match.advisory_id, match.reason), []).append(match)
     blocks += _section(
-        "Unknown: depends on facts nobody could read",
+        "Unknown verdicts",
         [
             f"• *{escape(advisory)}* on {_names([m.cluster for m in items])}"
             + (f": {escape(_cut(reason, _DETAIL_CHARS))}" if reason else "")

@@ -289,4 +289,6 @@ def test_clusters_told_in_one_grouped_post_link_it_once_from_the_advisory(
     url = f"{WORKSPACE_URL}archives/C0NET/p{grouped.ts.replace('.', '')}"
     assert f"*<{url}|{IPVS}>*" in text
     assert text.count(url) == 1
-    assert [(c, link) for c, link, _ in open_list(text)[IPVS]] == [("dev-b", None), ("dev-d", None)]
+    # The marked (new) cluster on a line of its own first, the others after it.
+    assert [(c, link) for c, link, _ in open_list(text)[IPVS]] == [("dev-d", None), ("dev-b", None)]
+    assert "\n*dev-d* (3 nodes) `new`\n*dev-b* (3 nodes)" in text
