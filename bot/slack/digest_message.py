@@ -66,6 +66,8 @@ def _date(moment: datetime, now: datetime) -> str:
 
 
 def _time(moment: datetime, now: datetime) -> str:
+    if moment.date() == now.date():
+        return f"{moment:%H:%M}"  # the digest's own day
     return f"{_date(moment, now)} {moment:%H:%M}"
 
 
