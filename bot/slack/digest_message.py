@@ -79,8 +79,10 @@ def _worst(matches: Sequence[DigestMatch]) -> str | None:
 
 
 def _link(text: str, url: str | None) -> str:
-    # The text is escaped already; a URL never holds "|" or ">" (Slack's own permalinks).
-    return f"<{url}|{text}>" if url else text
+    """``text`` (escaped already) linked to ``url``; "|" and ">" would end Slack's link early."""
+    if not url:
+        return text
+    return f"<{url.replace('|', '%7C').replace('>', '%3E')}|{text}>"
 
 
 def _group_link(matches: Sequence[DigestMatch], links: Links) -> str | None:
