@@ -153,6 +153,11 @@ def test_the_digest_lists_every_open_match_once_by_advisory_with_the_new_ones_ta
     assert tagged == {"dev-d", "web-2"}
     lines = [line for line in text.split("\n") if line.strip()]
     assert len(lines) == len(set(lines)), "a line is repeated"
+    # What a phone shows (links as their text, an emoji as one sign): an advisory's line and
+    # a marked cluster's line stay short.
+    opened = lines[lines.index("*Open*") + 1 : lines.index("*Unknown verdicts*")]
+    shown = [re.sub(r"<[^|>]+\|([^>]+)>|:[a-z_]+:", r"\1.", line) for line in opened]
+    assert max(len(line) for line in shown if " · " not in line) <= 90, shown
     assert post["blocks"][0]["text"]["text"] == "netadvisor digest · 2026-12-03"
     summary = post["blocks"][1]["elements"][0]["text"]
     assert summary.startswith("6 open in 2 advisories · 2 new · 1 muted")
