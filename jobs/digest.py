@@ -37,8 +37,29 @@ def _severity_rank(severity: str | None) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _entry(match: MatchRecord, cluster: ClusterRecord) -> DigestMatch:
+def _muted(
+    match: MatchRecord, cluster: ClusterRecord, mutes: Sequence[MuteRecord]
+) -> tuple[bool, datetime | None]:
+    """Whether one of the (active) ``mutes`` covers the match, and until when: the latest
+    expiry of those covering it (None when one of them never expires)."""
+    covering = [m for m in mutes if m.covers(cluster.uid, match.advisory_id, cluster.name)]
+    if not covering:
+        return False, None
+    if any(m.expires_at is None for m in covering):
+        return True, None
+    return True, max(m.expires_at for m in covering if m.expires_at is not None)
+
+
+def _entry(
+    match: MatchRecord,
+    cluster: ClusterRecord,
+    mutes: Sequence[MuteRecord] = (),
+    new: bool = False,
+) -> DigestMatch:
     snap = match.snapshot
+    muted, until = (False, None)
+    if match.state is MatchState.OPEN:
+        muted, until = _muted(match, cluster, mutes)
     reason = match.close_reason or match.stale_reason or ""
     if match.state is MatchState.UNKNOWN:
         depends = f"depends on {', '.join(snap.depends_on)}" if snap.depends_on else ""
@@ -54,6 +75,10 @@ def _entry(match: MatchRecord, cluster: ClusterRecord) -> DigestMatch:
         closed_at=match.closed_at,
         reason=reason,
         stale_since=match.stale_since,
+        new=new,
+        muted=muted,
+        muted_until=until,
+        message=match.message,
     )
 
 
@@ -84,7 +109,10 @@ def build_digest(
 ) -> Digest:
     """The digest of ``channel``: clusters routed there (every cluster without ``routing``).
 
-    Retired and replaced clusters are left out.
+    Retired and replaced clusters are left out. Every open match is listed once, in
+    :attr:`Digest.open` (by advisory: worst severity first), marked ``new`` when it opened since
+    the previous digest (those are :attr:`Digest.new` too) and ``muted`` (with the mute's
+    expiry) when a mute active at ``now`` covers it.
     """
     mine = {
         c.uid: c
@@ -95,17 +123,18 @@ def build_digest(
     entries = [(m, mine[m.cluster_uid]) for m in matches if m.cluster_uid in mine]
 
     def order(item: DigestMatch) -> tuple[int, str, str]:
-        return (_severity_rank(item.severity), item.cluster, item.advisory_id)
+        return (_severity_rank(item.severity), item.advisory_id, item.cluster)
 
-    open_ = sorted((_entry(m, c) for m, c in entries if m.state is MatchState.OPEN), key=order)
-    opened = {
-        (m.cluster_uid, m.advisory_id)
-        for m, _ in entries
-        if m.state is MatchState.OPEN
-        and m.opened_at is not None
-        and (since is None or m.opened_at > since)
-    }
-    new = [e for e in open_ if (e.cluster_uid, e.advisory_id) in opened]
+    active = [m for m in mutes if m.active(now)]
+
+    def opened(m: MatchRecord) -> bool:
+        return m.opened_at is not None and (since is None or m.opened_at > since)
+
+    open_ = sorted(
+        (_entry(m, c, active, opened(m)) for m, c in entries if m.state is MatchState.OPEN),
+        key=order,
+    )
+    new = [e for e in open_ if e.new]
     resolved = sorted(
         (
             _entry(m, c)
@@ -166,7 +195,7 @@ def collect(
     """Every channel's digest from the store (one :data:`TERMINAL` digest without routing)."""
     clusters = tx.clusters()
     matches = tx.matches()
-    mutes = tx.mutes()
+    mutes = tx.mutes(active_at=now)
     targets = (
         list(channels)
         if channels is not None

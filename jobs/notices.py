@@ -415,6 +415,14 @@ class DigestMatch:
     reason: str = ""
     """Closed: why; stale: why; unknown: what it depends on."""
     stale_since: datetime | None = None
+    new: bool = False
+    """Opened since the previous digest (and still open)."""
+    muted: bool = False
+    """An active mute covers it: it stays listed, marked, and is not posted."""
+    muted_until: datetime | None = None
+    """When the covering mute (the latest-ending one) expires; None with :attr:`muted`: never."""
+    message: MessageRef | None = None
+    """The post that told it (to link to), if it was posted."""
 
     def to_json(self) -> JSON:
         """JSON form."""
@@ -429,11 +437,19 @@ class DigestMatch:
             "closed_at": _time(self.closed_at),
             "reason": self.reason,
             "stale_since": _time(self.stale_since),
+            "new": self.new,
+            "muted": self.muted,
+            "muted_until": _time(self.muted_until),
+            "message": (
+                {"channel": self.message.channel, "ts": self.message.ts} if self.message else None
+            ),
         }
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> DigestMatch:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json` (digests queued before ``new``, ``muted``,
+        ``muted_until`` and ``message`` existed read back without them)."""
+        message = data.get("message")
         return DigestMatch(
             cluster=data["cluster"],
             cluster_uid=data["cluster_uid"],
@@ -445,6 +461,10 @@ class DigestMatch:
             closed_at=_untime(data["closed_at"]),
             reason=data["reason"],
             stale_since=_untime(data["stale_since"]),
+            new=bool(data.get("new", False)),
+            muted=bool(data.get("muted", False)),
+            muted_until=_untime(data.get("muted_until")),
+            message=MessageRef(str(message["channel"]), str(message["ts"])) if message else None,
         )
 
 
@@ -511,11 +531,13 @@ class Digest:
     since: datetime | None
     """The previous digest of this channel (None: the first one)."""
     new: tuple[DigestMatch, ...] = ()
-    """Opened since the previous digest and still open."""
+    """Opened since the previous digest and still open (also in :attr:`open`, tagged ``new``;
+    kept as its own list for ``digest --json``)."""
     resolved: tuple[DigestMatch, ...] = ()
     """Resolved since the previous digest."""
     open: tuple[DigestMatch, ...] = ()
-    """Every open match, worst severity first, then by cluster."""
+    """Every open match once, worst severity first, then by advisory and cluster; each marked
+    ``new``, ``muted`` and stale as it is (see :meth:`open_by_advisory`)."""
     unknown: tuple[DigestMatch, ...] = ()
     """Verdicts that depend on facts nobody knows, with what they depend on."""
     unreadable: tuple[UnreadableCluster, ...] = ()
@@ -532,6 +554,23 @@ class Digest:
         """Open matches per severity, worst first (severities with none left out)."""
         counts = Counter(m.severity or "none" for m in self.open)
         return {s: counts[s] for s in SEVERITIES if counts[s]}
+
+    def open_by_advisory(self) -> list[tuple[str, tuple[DigestMatch, ...]]]:
+        """Open matches grouped by advisory (one grouped post each): worst severity first,
+        then most clusters, then by id; each group's matches by cluster name."""
+        groups: dict[str, list[DigestMatch]] = {}
+        for match in self.open:
+            groups.setdefault(match.advisory_id, []).append(match)
+
+        def rank(item: tuple[str, list[DigestMatch]]) -> tuple[int, int, str]:
+            advisory, matches = item
+            worst = min(_rank(m.severity) for m in matches)
+            return (worst, -len(matches), advisory)
+
+        return [
+            (advisory, tuple(sorted(matches, key=lambda m: (m.cluster, m.cluster_uid))))
+            for advisory, matches in sorted(groups.items(), key=rank)
+        ]
 
     def open_by_cluster(self) -> dict[str, int]:
         """Open matches per cluster, by name."""
@@ -563,6 +602,7 @@ class Digest:
             "open": [m.to_json() for m in self.open],
             "open_by_severity": self.open_by_severity(),
             "open_by_cluster": self.open_by_cluster(),
+            "open_by_advisory": {a: len(ms) for a, ms in self.open_by_advisory()},
             "unknown": [m.to_json() for m in self.unknown],
             "unreadable": [c.to_json() for c in self.unreadable],
             "expiring_mutes": [m.to_json() for m in self.expiring_mutes],

@@ -9,6 +9,7 @@ and its bundled font, so the image looks the same on every machine.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont
@@ -16,12 +17,13 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.report.html import COLOURS
 from bot.report.model import FleetReport, Shade, human_time
 
-__all__ = ["render_png"]
+__all__ = ["render_png", "subtitle"]
 
 _BACKGROUND: Final = "#ffffff"
 _INK: Final = "#111827"
 _MUTED_INK: Final = "#475569"
 _GRID: Final = "#cbd5e1"
+_NEW_INK: Final = "#0f172a"
 _PAD: Final = 12
 _CELL_W: Final = 48
 _CELL_H: Final = 28
@@ -51,31 +53,58 @@ def _cell_ink(shade: Shade) -> str:
     return "#ffffff" if shade in (Shade.CRITICAL, Shade.HIGH) else _INK
 
 
-def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -> bytes:
-    """The matrix as PNG bytes (RGB). Clusters beyond the first 200 are summarised in a line."""
+def subtitle(report: FleetReport, new: int = 0) -> str:
+    """The line under the title: catalog, scan time and the counts that are not zero."""
+    clusters = len(report.clusters)
+    parts = [f"catalog {report.catalog_version}", f"scanned {human_time(report.scanned_at)}"]
+    if clusters:
+        parts.append(f"{clusters} cluster{'s' if clusters != 1 else ''}")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable")
+    if new:
+        parts.append(f"{new} new since the last digest")
+    if report.demo:
+        parts.append("DEMO DATA")
+    return " · ".join(parts)
+
+
+def _new_mark(draw: ImageDraw.ImageDraw, x: int, y: int) -> None:
+    """A dark corner (top right) with a white edge: readable on every cell colour."""
+    right = x + _CELL_W - 2
+    draw.polygon([(right - 12, y + 1), (right, y + 1), (right, y + 13)], fill=_NEW_INK,
+                 outline="#ffffff")  # fmt: skip
+
+
+def render_png(
+    report: FleetReport,
+    title: str = "netadvisor: fleet exposure",
+    new: Collection[tuple[str, str]] = (),
+) -> bytes:
+    """The matrix as PNG bytes (RGB). Clusters beyond the first 200 are summarised in a line.
+
+    ``new``: (cluster name, advisory id) of the matches opened since the last digest, whose
+    cells get a dark corner (and the legend a key for it).
+    """
     font = _font(13)
     small = _font(11)
     bold = _font(16)
     columns = report.exposed_columns
     rows = report.clusters[:_MAX_ROWS]
+    exposed = {c.id for c in columns}
+    shown_new = {(name, a) for name, a in new if a in exposed}
     name_w = max([_text_width(font, r.name) for r in rows] + [120]) + 2 * _PAD
     header_h = max([_text_width(small, c.id) for c in columns] + [40]) + 2 * _PAD
     top = 64
     grid_w = max(len(columns), 1) * _CELL_W
     legend_y = top + header_h + max(len(rows), 1) * _CELL_H + 16
     width = max(name_w + grid_w + 2 * _PAD, 640)
-    height = legend_y + 2 * 22 + 3 * _PAD
+    height = legend_y + (3 if shown_new else 2) * 22 + 3 * _PAD
     if len(report.clusters) > _MAX_ROWS:
         height += 20
     image = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.text((_PAD, _PAD), title, fill=_INK, font=bold)
-    subtitle = (
-        f"catalog {report.catalog_version} · scanned {human_time(report.scanned_at)} · "
-        f"{len(report.clusters)} clusters, {len(report.unreadable)} unreadable"
-        + (" · DEMO DATA" if report.demo else "")
-    )
-    draw.text((_PAD, _PAD + 24), subtitle, fill=_MUTED_INK, font=small)
+    draw.text((_PAD, _PAD + 24), subtitle(report, len(shown_new)), fill=_MUTED_INK, font=small)
     # Column headers, written bottom-up so that long advisory ids fit narrow columns.
     for index, column in enumerate(columns):
         label = Image.new("RGB", (header_h, _CELL_W), _BACKGROUND)
@@ -99,6 +128,8 @@ def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -
                 fill=_cell_ink(shade),
                 font=small,
             )
+            if (row.name, column.id) in shown_new:
+                _new_mark(draw, x, y)
         y += _CELL_H
     if len(report.clusters) > _MAX_ROWS:
         more = len(report.clusters) - _MAX_ROWS
@@ -114,6 +145,14 @@ def render_png(report: FleetReport, title: str = "netadvisor: fleet exposure") -
         draw.rectangle((x, y, x + 13, y + 13), fill=COLOURS[shade], outline=_GRID)
         draw.text((x + 18, y), text, fill=_INK, font=small)
         x += needed
+    if shown_new:
+        text = "new since the last digest"
+        needed = 18 + _text_width(small, text) + 14
+        if x + needed > width - _PAD:
+            x, y = _PAD, y + 22
+        draw.rectangle((x, y, x + 13, y + 13), fill=_BACKGROUND, outline=_GRID)
+        draw.polygon([(x + 3, y + 1), (x + 13, y + 1), (x + 13, y + 11)], fill=_NEW_INK)
+        draw.text((x + 18, y), text, fill=_INK, font=small)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -4,7 +4,8 @@ After a digest pass, every digest delivered since the pass began (outbox intents
 ``digest`` that are done) gets a reply with the PNG of its channel's clusters. The caller (the
 composition root) builds the matrix from the state store: each active cluster's last successful
 facts, matched against the catalog now; clusters that cannot be read at the moment are rows of
-"not read", and active mutes are shown as muted.
+"not read", active mutes are shown as muted, and the matches the digest tags ``new`` get a
+dark corner.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from slack_sdk import WebClient
 from bot.report.model import FleetReport
 from bot.report.png import render_png
 from bot.slack.files import upload_image
+from jobs.notices import Digest
 from jobs.notify import NotifyError, Routing
 from jobs.store import IntentState, Store
 
@@ -57,9 +59,13 @@ def attach_digest_images(
         shown = _for_channel(whole, routing, intent.channel)
         if not shown.clusters:
             continue
+        digest = Digest.from_json(intent.notice)
+        # The digest's own words: its date, and its new matches marked in their cells.
+        new = {(m.cluster, m.advisory_id) for m in digest.open if m.new}
+        image = render_png(shown, title=f"netadvisor digest · {digest.at:%Y-%m-%d}", new=new)
         try:
             files.append(
-                upload_image(client, channel_id, ts, render_png(shown),
+                upload_image(client, channel_id, ts, image,
                              comment="Fleet exposure: clusters x advisories that hold somewhere")
             )  # fmt: skip
         except NotifyError as exc:

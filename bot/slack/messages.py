@@ -22,8 +22,9 @@ from bot.slack.blocks import (
     pages,
     section,
 )
+from bot.slack.digest_message import digest_messages
 from bot.slack.post_actions import post_actions
-from jobs.notices import Digest, DigestMatch, MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
+from jobs.notices import Digest, MatchNotice, MatchSnapshot, NewsNotice, NoticeKind
 
 __all__ = [
     "INLINE_NODES",
@@ -173,89 +174,6 @@ def notice_reply(notice: MatchNotice) -> list[SlackMessage]:
         lines = [f"{emoji} *{word.capitalize()} {_when(notice.at)}:* {escape(notice.reason)}"]
         fallback = f"{word.capitalize()}: {notice.snapshot.advisory_id} on {notice.cluster.name}"
     return [SlackMessage(fallback, page) for page in pages(section("\n".join(lines)))]
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def _line(match: DigestMatch, detail: str = "") -> str:
-    severity = (match.severity or "unrated").upper()
-    nodes = f" ({match.nodes} node{'s' if match.nodes != 1 else ''})" if match.nodes else ""
-    text = f"• [{severity}] *{escape(match.advisory_id)}* on *{escape(match.cluster)}*{nodes}"
-    text += f": {escape(match.title)}"
-    if detail:
-        text += f" — {escape(detail)}"
-    return text
-
-
-def _list(title: str, lines: Sequence[str]) -> list[Block]:
-    if not lines:
-        return []
-    return section(f"*{title}*\n" + "\n".join(lines))
-
-
-def digest_messages(digest: Digest) -> list[SlackMessage]:
-    """The digest: the first message and its continuation pages (thread replies)."""
-    since = f" since {_when(digest.since)}" if digest.since else ""
-    blocks: list[Block] = [header(f"netadvisor digest, {digest.at:%Y-%m-%d}")]
-    summary = (
-        f"{len(digest.new)} new{since}, {len(digest.resolved)} resolved, "
-        f"{len(digest.open)} open, {len(digest.unknown)} unknown, "
-        f"{len(digest.unreadable)} cluster(s) unreadable"
-    )
-    if digest.demo:
-        summary += " · _demo data_"
-    blocks += context(summary)
-    if digest.empty:
-        blocks += section("Nothing to report: no open matches and every cluster was read.")
-    blocks += _list(f"New{since} ({len(digest.new)})", [_line(m) for m in digest.new])
-    blocks += _list(
-        f"Resolved{since} ({len(digest.resolved)})",
-        [_line(m, f"resolved {_when(m.closed_at)}") for m in digest.resolved],
-    )
-    if digest.open:
-        by_severity = " · ".join(f"{s}: {n}" for s, n in digest.open_by_severity().items())
-        by_cluster = " · ".join(f"{escape(c)}: {n}" for c, n in digest.open_by_cluster().items())
-        blocks += section(
-            f"*Open ({len(digest.open)})*\nBy severity: {by_severity}\nBy cluster: {by_cluster}"
-        )
-        blocks += section(
-            "\n".join(
-                _line(m, f"stale since {_when(m.stale_since)}: {m.reason}" if m.stale_since else "")
-                for m in digest.open
-            )
-        )
-    blocks += _list(
-        f"Unknown ({len(digest.unknown)}): verdicts that depend on facts nobody knows",
-        [_line(m, m.reason) for m in digest.unknown],
-    )
-    blocks += _list(
-        f"Clusters that could not be read ({len(digest.unreadable)})",
-        [
-            f"• *{escape(c.name)}* since {_when(c.since)}: {escape(c.error)}"
-            for c in digest.unreadable
-        ],
-    )
-    blocks += _list(
-        f"Upstream changes ({len(digest.upstream)})",
-        [
-            f"• {escape(n.text)} ({', '.join(escape(a) for a in n.advisories)})"
-            for n in digest.upstream
-        ],
-    )
-    blocks += _list(
-        f"Mutes expiring soon ({len(digest.expiring_mutes)})",
-        [
-            f"• #{m.id} {escape(m.scope)}, by {escape(m.created_by)}: {escape(m.reason)} "
-            f"(expires {_when(m.expires_at)})"
-            for m in digest.expiring_mutes
-        ],
-    )
-    fallback = f"netadvisor digest {digest.at:%Y-%m-%d}: {summary}"
-    return [
-        SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)
-        for i, page in enumerate(pages(blocks))
-    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bot.slack.messages import (
     node_list_messages,
     notice_reply,
 )
+from bot.slack.permalinks import Permalinks
 from bot.slack.posts import baseline_message, post_message, post_node_lists, post_reply
 from jobs import metrics
 from jobs.notices import (
@@ -122,6 +123,8 @@ class SlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._channel_ids: dict[str, str] = {}
+        self.permalinks = Permalinks(client)
+        """Links to the posts a digest lists (asked once per message)."""
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -159,7 +162,7 @@ class SlackNotifier:
             return steps
         if isinstance(notice, Digest | NewsNotice | BaselineNotice):
             if isinstance(notice, Digest):
-                messages = digest_messages(notice)
+                messages = digest_messages(notice, links=self._digest_links(notice))
             elif isinstance(notice, NewsNotice):
                 messages = news_message(notice)
             else:
@@ -182,6 +185,10 @@ class SlackNotifier:
         for page in notice_reply(notice):
             add(StepAction.REPLY, original.channel, page, thread=original.ts)
         return steps
+
+    def _digest_links(self, digest: Digest) -> dict[MessageRef, str]:
+        """The permalink of each post the digest lists (a post without one: no link)."""
+        return self.permalinks.resolve(m.message for m in (*digest.open, *digest.resolved))
 
     # -- performing ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ METHOD_SCOPES: Final = {
     "auth_test": set(),
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
+    "chat_getPermalink": set(),  # See: https://api.slack.com/methods/chat.getPermalink (none)
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
     "conversations_list": {"channels:read", "groups:read"},

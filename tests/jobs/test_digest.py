@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -85,6 +87,11 @@ def test_the_digest_says_what_is_new_resolved_open_unknown_and_unreadable(store:
     assert dev.since == NOW - DAY + timedelta(minutes=5)
     assert [(m.cluster, m.advisory_id) for m in dev.new] == [("dev-d", IPVS)]
     assert [m.cluster for m in dev.open if m.advisory_id == IPVS] == ["dev-b", "dev-c", "dev-d"]
+    assert [m.cluster for m in dev.open if m.new] == ["dev-d"]  # the same match, tagged
+    assert [(m.cluster, m.muted_until) for m in dev.open if m.muted] == [
+        ("dev-b", NOW + timedelta(hours=20))
+    ]
+    assert all(m.message is not None and m.message.channel == "C-net" for m in dev.open)
     assert dev.open_by_severity() == {"high": 3}
     assert dev.open_by_cluster() == {"dev-b": 1, "dev-c": 1, "dev-d": 1}
     stale = next(m for m in dev.open if m.cluster == "dev-c")
@@ -170,6 +177,27 @@ def test_a_digest_survives_the_outbox_as_json(store: Store) -> None:
     assert Digest.from_json(dev.to_json()) == dev
 
 
+def test_a_digest_queued_before_marks_and_links_existed_still_reads_back(store: Store) -> None:
+    _history(store)
+    dev = digests(store, NOW)["#net"]
+    data = dev.to_json()
+    assert data["open_by_advisory"] == {IPVS: 3}
+    muted = next(m for m in data["open"] if m["muted"])
+    assert (muted["cluster"], muted["muted_until"]) == (
+        "dev-b",
+        (NOW + timedelta(hours=20)).isoformat(),
+    )
+    assert muted["message"] == {"channel": "C-net", "ts": dev.open[0].message.ts}  # type: ignore[union-attr]
+    for key in ("open", "new", "resolved", "unknown"):
+        for match in data[key]:
+            for added in ("new", "muted", "muted_until", "message"):
+                del match[added]
+    old = Digest.from_json(data)
+    assert [(m.cluster, m.new, m.muted, m.muted_until, m.message) for m in old.open] == [
+        (m.cluster, False, False, None, None) for m in dev.open
+    ]
+
+
 def test_sending_digests_posts_one_per_channel_and_remembers_when(store: Store) -> None:
     _history(store)
     chat = MemoryChat()
@@ -218,30 +246,50 @@ def test_a_dry_run_prints_the_digests_it_would_send_and_sends_and_records_nothin
     assert [d.new for d in real] == [d.new for d in sent]
 
 
-def test_a_digest_of_a_large_fleet_fits_slacks_limits() -> None:
+def test_a_digest_of_a_large_fleet_fits_slacks_limits_and_names_each_match_once() -> None:
     from jobs.notices import DigestMatch
 
     many = tuple(
         DigestMatch(
             f"cluster-{i:03}",
             f"uid-{i}",
-            f"ADV-{i % 28}",
+            f"ADV-{i % 28:02}",
             "a title " * 8,
             "high",
             12,
             NOW - DAY,
             reason="affected if kernel < 5.9.0 " * 4,
+            new=i % 3 == 0,
         )
         for i in range(600)
     )
-    digest = Digest("#net", NOW, NOW - DAY, new=many, open=many, unknown=many, clusters=600)
+    new = tuple(m for m in many if m.new)
+    digest = Digest("#net", NOW, NOW - DAY, new=new, open=many, unknown=many, clusters=600)
     messages = digest_messages(digest)
-    assert len(messages) >= 2
+    text = "\n".join(
+        b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section"
+    )
+    for match in many:
+        # Each cluster is named once in its advisory's open line, and once among the unknowns.
+        assert text.count(f"*{match.cluster}*") == 1
+    assert text.count("`new`") == len(new) == 200
     for message in messages:
         assert len(message.blocks) <= MAX_BLOCKS
+        assert len(message.text) <= 4000
         for block in message.blocks:
             if block["type"] == "section":
                 assert len(block["text"]["text"]) <= MAX_SECTION
+    # One advisory on 600 clusters: its line is cut between clusters, never inside a name.
+    one = tuple(replace(m, advisory_id="ADV-ALL") for m in many)
+    pieces = [
+        b["text"]["text"]
+        for m in digest_messages(Digest("#net", NOW, None, open=one, clusters=600))
+        for b in m.blocks
+        if b["type"] == "section"
+    ]
+    assert len(pieces) >= 2
+    names = [n for p in pieces for n in re.findall(r"\*(cluster-\d+)\*", p)]
+    assert sorted(names) == sorted(m.cluster for m in many)
 
 
 def test_the_printed_digest_matches_its_golden_file() -> None:
@@ -265,13 +313,26 @@ def test_the_printed_digest_matches_its_golden_file() -> None:
         stale_since=NOW - timedelta(hours=3),
         reason="the cluster could not be read (timeout)",
     )
+    new = match("dev-d", IPVS, new=True)
+    muted = match("dev-b", IPVS, muted=True, muted_until=NOW + timedelta(hours=20))
+    medium = replace(
+        match("dev-b", "CALICO-VXLAN-OFFLOAD", new=True),
+        title="VXLAN checksum offload: 63 s delays or reduced throughput on every node",
+        severity="medium",
+    )
     digest = Digest(
         "#net",
         NOW,
         NOW - DAY,
-        new=(match("dev-d", IPVS),),
+        new=(medium, new),
         resolved=(match("prod-a", IPVS, closed_at=NOW - timedelta(hours=2)),),
-        open=(match("dev-b", IPVS), stale, match("dev-d", IPVS)),
+        open=(
+            replace(medium, cluster="web-a", severity="high", new=False),
+            muted,
+            stale,
+            new,
+            medium,
+        ),
         unknown=(
             match("dev-b", "KP-EXTERNALIPS-ETP-LOCAL", reason="depends on externalips-etp-local"),
         ),

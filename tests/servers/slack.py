@@ -1,12 +1,12 @@
 """A Slack Web API server on 127.0.0.1 for tests: the real ``slack_sdk`` WebClient talks to it.
 
-It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
-``conversations.replies``, ``conversations.list``, ``conversations.info``, ``views.open`` (a
-modal opened with a button click's ``trigger_id``, answered with the view and its new id) and
-the three steps
-of ``files_upload_v2`` (``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
-returns, ``files.completeUploadExternal``, which needs the ``files:write`` scope) the way Slack
-does, with the token's scopes in an ``x-oauth-scopes`` header on every answer (form or JSON bodies,
+It answers ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.getPermalink``,
+``conversations.history``, ``conversations.replies``, ``conversations.list``,
+``conversations.info``, ``views.open`` (a modal opened with a button click's ``trigger_id``,
+answered with the view and its new id) and the three steps of ``files_upload_v2``
+(``files.getUploadURLExternal``, a POST of the bytes to the upload URL it returns,
+``files.completeUploadExternal``, which needs the ``files:write`` scope) the way Slack does,
+with the token's scopes in an ``x-oauth-scopes`` header on every answer (form or JSON bodies,
 ``Authorization: Bearer``, message metadata returned only with ``include_all_metadata``, newest
 first with cursors), enforces the Block Kit limits netadvisor must respect (50 blocks per
 message, 3,000 characters per section text, 150 per header), and records every request body.
@@ -52,6 +52,8 @@ __all__ = ["Failure", "Recorded", "SlackServer"]
 
 JSON = dict[str, Any]
 
+WORKSPACE_URL = "https://netadvisor-test.slack.com/"
+"""The workspace's address (``auth.test``), the start of every permalink."""
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
@@ -308,7 +310,7 @@ class _Server(LoopbackHTTPServer):
     def api_auth_test(self, params: JSON) -> JSON:
         return {
             "ok": True,
-            "url": "https://netadvisor-test.slack.com/",
+            "url": WORKSPACE_URL,
             "team": "Test",
             "user": "netadvisor",
             "team_id": "T0TEST",
@@ -385,6 +387,20 @@ class _Server(LoopbackHTTPServer):
             message["text"] = params["text"]
         message["edited"] = {"user": "U0BOT", "ts": self._ts()}
         return {"ok": True, "channel": channel, "ts": message["ts"], "text": message["text"]}
+
+    def api_chat_getPermalink(self, params: JSON) -> JSON:
+        # See: https://api.slack.com/methods/chat.getPermalink (no scope needed; a channel ID)
+        channel = str(params.get("channel") or "")
+        if channel not in self.state.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(params.get("message_ts") or "")
+        message = self._find(channel, ts)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}"
+        if message.get("thread_ts") and message["thread_ts"] != ts:
+            link += f"?thread_ts={message['thread_ts']}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _visible(self, message: JSON, params: JSON) -> JSON:
         shown = dict(message)

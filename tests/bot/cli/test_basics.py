@@ -170,9 +170,11 @@ def test_ask_and_digest_keep_to_a_minimum_severity() -> None:
     assert "critical" in first and "KP-IPVS-CONN-REUSE (high)" in first  # named, not leading
     assert run("scan")[0] == 0
     code, everything, _ = run("digest", "--dry-run")
-    assert code == 0 and "[HIGH]" in everything and "[CRITICAL]" in everything
+    # One line per advisory, led by its severity's emoji.
+    high, crit = ":large_orange_circle: *", ":red_circle: *"
+    assert code == 0 and high in everything and crit in everything
     code, critical, _ = run("digest", "--dry-run", "--severity", "critical")
-    assert code == 0 and "[CRITICAL]" in critical and "[HIGH]" not in critical
+    assert code == 0 and crit in critical and high not in critical
 
 
 class _Terminal(io.StringIO):

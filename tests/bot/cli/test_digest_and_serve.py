@@ -169,6 +169,21 @@ def test_digest_posts_one_per_channel_when_slack_is_configured(
     digests = {d["channel"]: d for d in json.loads(out)["digests"]}
     assert set(digests) == {"C0NET", "C0PROD"}
     assert digests["C0PROD"]["open_by_cluster"] == {"prod-centos": len(digests["C0PROD"]["open"])}
+    for match in digests["C0PROD"]["open"]:
+        # The first digest: every open match is new, and each links to the post that told it.
+        assert match["new"] is True and match["muted"] is False
+        assert match["message"]["channel"] == "C0PROD" and match["message"]["ts"]
+    assert sum(digests["C0PROD"]["open_by_advisory"].values()) == len(digests["C0PROD"]["open"])
+    posts = {
+        (m["message"]["channel"], m["message"]["ts"])
+        for d in digests.values()
+        for m in d["open"]
+        if m["message"]
+    }
+    asked = [
+        (r.params["channel"], r.params["message_ts"]) for r in slack.requests("chat.getPermalink")
+    ]
+    assert sorted(asked) == sorted(posts)  # once per post
     texts = [
         m["text"] for m in slack.top_level("C0PROD") if m["text"].startswith("netadvisor digest")
     ]
@@ -181,7 +196,9 @@ def test_digest_prints_without_slack_and_says_when_there_is_no_state_yet() -> No
     assert run("scan")[0] == 0
     code, out, _ = run("digest")
     assert code == 0
-    assert "netadvisor digest" in out and "By severity:" in out
+    assert "netadvisor digest · " in out and "*Open*" in out
+    assert "`new`" in out  # the first digest: every open match is new, tagged in the one list
+    assert "New" not in out and "By severity" not in out
 
 
 # ---------------------------------------------------------------------------------------------

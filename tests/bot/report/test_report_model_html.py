@@ -194,3 +194,36 @@ def test_the_png_has_one_row_per_cluster_and_the_cells_colours(
     bigger, _ = _pixels(render_png(more))
     assert (bigger[0], bigger[1] - size[1]) == (size[0], 28)
     assert size[0] >= 640
+
+
+def test_the_png_marks_the_digests_new_cells_and_counts_nothing_that_is_zero(
+    fleet_scan: dict,
+) -> None:
+    from dataclasses import replace
+
+    from bot.report.png import subtitle
+
+    report = read_scan(fleet_scan, WHEN)
+    assert report.unreadable and "1 unreadable" in subtitle(report)
+    readable = replace(report, clusters=tuple(r for r in report.clusters if r.readable))
+    assert "unreadable" not in subtitle(readable) and " 0 " not in subtitle(readable)
+    assert "new" not in subtitle(readable)
+    holding = [
+        (row.name, col.id)
+        for row in readable.clusters
+        for col in readable.exposed_columns
+        if row.shade(col.id) in (Shade.CRITICAL, Shade.HIGH, Shade.MEDIUM, Shade.MUTED)
+    ]
+    assert len(holding) >= 2
+    dark = _rgb("#0f172a")
+    plain = _pixels(render_png(readable))
+    one = _pixels(render_png(readable, new=holding[:1]))
+    two = _pixels(render_png(readable, new=holding[:2]))
+    assert plain[1].get(dark, 0) == 0
+    # Each new cell gets the same dark corner; the legend's key adds one smaller.
+    corner = two[1][dark] - one[1][dark]
+    assert corner > 20 and one[1][dark] > corner
+    assert one[0][1] == plain[0][1] + 22  # the key's legend row
+    assert "2 new since the last digest" in subtitle(readable, 2)
+    # An advisory no column shows is not counted or marked.
+    assert _pixels(render_png(readable, new=[("nowhere", "NO-SUCH")])) == plain

@@ -37,6 +37,11 @@ def test_each_digest_gets_the_matrix_of_its_own_clusters_in_its_thread(
     # The default channel shows both clusters, the prod route only prod-centos: one row less
     # (and the advisories that hold on prod-centos only).
     assert images["C0NET"].height >= images["C0PROD"].height + 28
+    # The first digest: every open match is new, and its cell carries the dark corner.
+    dark = (0x0F, 0x17, 0x2A)
+    for image in images.values():
+        colours = image.convert("RGB").getcolors(maxcolors=image.width * image.height) or []
+        assert sum(n for n, colour in colours if colour == dark) > 50
     assert {f["initial_comment"] for f in files.values()} == {
         "Fleet exposure: clusters x advisories that hold somewhere"
     }
