@@ -107,7 +107,8 @@ def build_digest(
     mute_horizon: timedelta = MUTE_HORIZON,
     news: Sequence[UpstreamNote] = (),
 ) -> Digest:
-    """The digest of ``channel``: clusters routed there (every cluster without ``routing``).
+    """The digest of ``channel``: the matches routed there (by labels and severity; every
+    match without ``routing``) and the clusters that report there.
 
     Retired and replaced clusters are left out. Every open match is listed once, in
     :attr:`Digest.open` (by advisory: worst severity first), marked ``new`` when it opened since
@@ -118,9 +119,22 @@ def build_digest(
         c.uid: c
         for c in clusters
         if c.state is ClusterState.ACTIVE
-        and (routing is None or routing.channel_for(c.labels) == channel)
+        and (routing is None or channel in routing.channels_for(c.labels))
     }
-    entries = [(m, mine[m.cluster_uid]) for m in matches if m.cluster_uid in mine]
+
+    def here(m: MatchRecord, c: ClusterRecord) -> bool:
+        # A match is told where it was posted; one not posted goes where its severity routes it.
+        if routing is None:
+            return True
+        if m.channel is not None:
+            return m.channel == channel
+        return routing.channel_for(c.labels, m.snapshot.severity) == channel
+
+    entries = [
+        (m, mine[m.cluster_uid])
+        for m in matches
+        if m.cluster_uid in mine and here(m, mine[m.cluster_uid])
+    ]
 
     def order(item: DigestMatch) -> tuple[int, str, str]:
         return (_severity_rank(item.severity), item.advisory_id, item.cluster)

@@ -86,8 +86,9 @@ def _link(text: str, url: str | None) -> str:
 
 
 def _group_link(matches: Sequence[DigestMatch], links: Links) -> str | None:
-    """The post's link when the group's clusters were told in one post (grouped posts)."""
-    refs = {m.message for m in matches}
+    """The post's link when the group's clusters were told in one post (grouped posts); those
+    not told (muted before they were posted) do not count."""
+    refs = {m.message for m in matches if m.message is not None}
     if len(refs) == 1:
         (ref,) = refs
         return links.get(ref) if ref is not None else None

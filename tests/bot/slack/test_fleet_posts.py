@@ -264,6 +264,14 @@ def test_a_route_with_a_minimum_severity_takes_only_severe_posts(
         assert slack.top_level(channel, baseline=True)[0]["text"].startswith("netadvisor baseline")
     oncall = json.dumps([m["blocks"] for m in slack.top_level("C0ONCALL")], ensure_ascii=False)
     assert "🔴" in oncall and "🟡" not in oncall
+    # Each channel's digest lists what was routed there, and only that.
+    code, _, err = run("digest")
+    assert code == 0, err
+    for channel, advisories in by_channel.items():
+        (digest,) = [m for m in slack.top_level(channel) if "digest" in m["text"]]
+        said = json.dumps(digest["blocks"])
+        others = set().union(*by_channel.values()) - advisories
+        assert all(a in said for a in advisories) and not any(a in said for a in others)
 
 
 def test_a_route_with_an_unknown_severity_is_refused_naming_the_field(
