@@ -141,8 +141,12 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
     SettingSpec(
         "slack-routes",
         "none",
-        "Channels by cluster labels, first match wins: a list of `{labels: {env: prod}, "
-        "channel: C0PROD}`. As a variable: the same list in YAML.",
+        "Channels by cluster labels and by severity, first match wins (else `slack-channel`): "
+        "a list of `{labels: {env: prod}, severity: high, channel: C0PROD}` with `labels`, "
+        "`severity` (the least severe match the route takes: `critical`, `high`, `medium` or "
+        "`low`; also `min-severity`) or both. `[{severity: high, channel: C0ONCALL}]` sends "
+        "high and critical matches to C0ONCALL and the rest to `slack-channel`. As a variable: "
+        "the same list in YAML.",
         parse.routes,
         attribute="slack.routes",
     ),

@@ -155,8 +155,8 @@ def _groups(
     links: Links,
     mark: str | None = None,
 ) -> list[str]:
-    """One heading line per advisory (its post linked), then its clusters: each one with a
-    mark (new, stale, muted) on a line of its own, the others together on one line."""
+    """One heading line per advisory (its post linked), then its clusters: each stale or muted
+    one on a line of its own, the new ones together, then the others together."""
     grouped: dict[str, list[DigestMatch]] = {}
     for match in matches:
         grouped.setdefault(match.advisory_id, []).append(match)
@@ -170,12 +170,18 @@ def _groups(
         title = escape(_cut(items[0].title, TITLE_CHARS))
         lines.append(f"{emoji} *{_link(escape(advisory), post)}* {title}")
         marked: list[str] = []
+        new: list[str] = []
         plain: list[str] = []
         for m in items:
             url = None if post else links.get(m.message) if m.message else None
             text = _cluster(m, digest, unreadable, url, worst)
-            (marked if m.new or m.stale_since or m.muted else plain).append(text)
-        lines += [*marked, *_wrap(plain)]
+            if m.stale_since or m.muted:
+                marked.append(text)
+            else:
+                (new if m.new else plain).append(text)
+        # Stale and muted clusters each on a line of their own; the new ones together, first,
+        # then the others (a fleet's first digest is not one line per cluster).
+        lines += [*marked, *_wrap(new), *_wrap(plain)]
     return lines
 
 

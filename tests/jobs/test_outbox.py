@@ -8,14 +8,17 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from jobs.changes import Change, Notified
-from jobs.notices import Digest
+from jobs.notices import Digest, MessageRef
 from jobs.outbox import DeliveryReport, Outbox, holder_is_gone
-from jobs.store import IntentState, Store
+from jobs.store import IntentState, Store, schema
 from tests.jobs.notifiers import Killed, MemoryChat, MemoryTerminal
 from tests.jobs.recording import HOUR, NEW_KERNEL, NOW, OLD_KERNEL, outcome, run, tracker
 from tests.tracked_fleet import IPVS, cluster
@@ -181,3 +184,26 @@ def test_a_queued_digest_is_delivered_once_whichever_worker_passes_next(
     assert chat.lookups == 1  # the uncertain attempt was looked for before posting again
     assert first.deliver(lambda: NOW + 2 * HOUR) == DeliveryReport()
     assert len(chat.messages) == 1
+
+
+def test_a_match_told_in_a_message_of_its_own_before_posts_were_grouped_edits_that_message(
+    store: Store, chat: MemoryChat, terminal: MemoryTerminal
+) -> None:
+    t = tracker(store, chat, terminal)
+    run(t, cluster())
+    # As a database upgraded from before grouped posts holds it: the match's own message, no
+    # grouped post.
+    legacy = MessageRef("C-net", "1600000000.000100")
+
+    def downgrade(tx: Any) -> None:
+        tx.conn.execute(delete(schema.posts))
+        match = tx.match("uid-prod-1", IPVS)
+        tx.save_match(replace(match, message=legacy))
+
+    store.run(downgrade)
+    run(t, cluster(kernels=(NEW_KERNEL,) * 3), at=NOW + HOUR)
+    # The resolution edits the match's own message, as it always did, and replies there.
+    assert [(e.body, e.ts) for e in chat.edits] == [(("resolved", "prod-1", IPVS), legacy.ts)]
+    assert [r.thread for r in chat.messages if r.thread == legacy.ts] == [legacy.ts]
+    with store.transaction() as tx:
+        assert tx.posts() == [] and tx.intents(IntentState.PENDING) == []
