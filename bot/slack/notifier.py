@@ -23,15 +23,15 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.slack.blocks import SlackMessage
-from bot.slack.messages import (
-    digest_messages,
-    match_message,
-    news_message,
-    node_list_messages,
-    notice_reply,
-)
+from bot.slack.messages import digest_messages, news_message
 from bot.slack.permalinks import Permalinks
-from bot.slack.posts import baseline_message, post_message, post_node_lists, post_reply
+from bot.slack.posts import (
+    baseline_message,
+    post_message,
+    post_node_lists,
+    post_reply,
+    single_post,
+)
 from jobs import metrics
 from jobs.notices import (
     BaselineNotice,
@@ -172,17 +172,19 @@ class SlackNotifier:
             for page in rest:
                 add(StepAction.REPLY, channel, page, parent=0)
             return steps
+        # A match told on its own (posted before posts were grouped): a post of its one cluster.
+        post = single_post(notice)
         if notice.kind is NoticeKind.NEW:
-            first, *rest = match_message(notice)
+            first, *rest = post_message(post)
             add(StepAction.POST, channel, first)
-            for page in [*rest, *node_list_messages(notice)]:
+            for page in [*rest, *post_node_lists(post)]:
                 add(StepAction.REPLY, channel, page, parent=0)
             return steps
         if original is None:
             raise ValueError(f"a {notice.kind.value} notice needs the message it edits")
-        first = match_message(notice)[0]
+        first = post_message(post)[0]
         add(StepAction.UPDATE, original.channel, first, thread=original.ts)
-        for page in notice_reply(notice):
+        for page in post_reply(post):
             add(StepAction.REPLY, original.channel, page, thread=original.ts)
         return steps
 
