@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -73,6 +74,8 @@ class Browser:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # Its own process group: the helpers Chromium starts (zygote, crashpad) go with it.
+            start_new_session=True,
         )
         assert self._process.stderr is not None
         deadline = time.monotonic() + 60
@@ -109,8 +112,17 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+            # Helpers of Chromium that outlived it would keep writing into the profile.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
             if self._process.stderr is not None:
                 self._process.stderr.close()
+        for _ in range(50):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:  # a file still being written as the directory is removed
+                time.sleep(0.1)
         self._profile.cleanup()
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
