@@ -70,6 +70,7 @@ __all__ = [
     "render_text",
     "result_lines",
     "severity_word",
+    "short_ref",
     "targets_to_json",
     "term_words",
 ]
@@ -792,7 +793,8 @@ def _understood_line(ans: Answer) -> str:
     return f"{table['understood']}: {shown}"
 
 
-def _short_ref(url: str) -> str:
+def short_ref(url: str) -> str:
+    """A reference as people cite it: ``kubernetes#102122`` for GitHub, else the host."""
     parts = url.rstrip("/").split("/")
     if len(parts) >= 7 and parts[2] == "github.com":
         return f"{parts[4]}#{parts[6]}"
@@ -827,7 +829,7 @@ def result_lines(ans: Answer, result: Result) -> list[str]:
         if workaround.description:
             lines.append(f"    {table['workaround']}: {workaround.describe(lang)}")
         lines.append(f"      $ {workaround.command}")
-    refs = [_short_ref(r.url) for r in advisory.references[:3]]
+    refs = [short_ref(r.url) for r in advisory.references[:3]]
     if refs:
         lines.append("    " + " · ".join(refs))
     return lines

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from jobs.notices import (
-    SEVERITIES,
     TERMINAL,
     Digest,
     DigestMatch,
     ExpiringMute,
     UnreadableCluster,
     UpstreamNote,
+    severity_rank,
 )
-from jobs.notify import Routing
+from jobs.notify import Routing, severe_enough
 from jobs.store import ClusterRecord, ClusterState, MatchRecord, MatchState, MuteRecord, Tx
 
 __all__ = ["MUTE_HORIZON", "NEWS_WINDOW", "at_least", "build_digest", "collect"]
@@ -31,10 +31,6 @@ MUTE_HORIZON: Final = timedelta(days=3)
 """Mutes expiring within this time are listed."""
 NEWS_WINDOW: Final = timedelta(days=8)
 """Upstream news older than this never reaches a digest (digests are daily)."""
-
-
-def _severity_rank(severity: str | None) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 def _muted(
@@ -137,7 +133,7 @@ def build_digest(
     ]
 
     def order(item: DigestMatch) -> tuple[int, str, str]:
-        return (_severity_rank(item.severity), item.advisory_id, item.cluster)
+        return (severity_rank(item.severity), item.advisory_id, item.cluster)
 
     active = [m for m in mutes if m.active(now)]
 
@@ -228,12 +224,9 @@ def at_least(digest: Digest, minimum: str | None) -> Digest:
     unknown-severity match passes only without a minimum."""
     if minimum is None:
         return digest
-    floor = SEVERITIES.index(minimum)
 
     def kept(items: tuple[DigestMatch, ...]) -> tuple[DigestMatch, ...]:
-        return tuple(
-            m for m in items if m.severity in SEVERITIES and SEVERITIES.index(m.severity) <= floor
-        )
+        return tuple(m for m in items if severe_enough(m.severity, minimum))
 
     return replace(
         digest,

@@ -38,6 +38,7 @@ __all__ = [
     "UpstreamNote",
     "notice_from_json",
     "notice_to_json",
+    "severity_rank",
 ]
 
 TERMINAL: Final = "terminal"
@@ -287,10 +288,11 @@ class PostNotice:
         """The snapshot the post's text follows: the most severe open member's (the last
         member's when none is open)."""
         members = self.open_members or self.members
-        return min(members, key=lambda m: _rank(m.snapshot.severity)).snapshot
+        return min(members, key=lambda m: severity_rank(m.snapshot.severity)).snapshot
 
 
-def _rank(severity: str | None) -> int:
+def severity_rank(severity: str | None) -> int:
+    """0 for critical, then high...; unrated last."""
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
@@ -564,7 +566,7 @@ class Digest:
 
         def rank(item: tuple[str, list[DigestMatch]]) -> tuple[int, int, str]:
             advisory, matches = item
-            worst = min(_rank(m.severity) for m in matches)
+            worst = min(severity_rank(m.severity) for m in matches)
             return (worst, -len(matches), advisory)
 
         return [

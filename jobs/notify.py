@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
-from jobs.notices import SEVERITIES, MessageRef, Notice
+from jobs.notices import SEVERITIES, MessageRef, Notice, severity_rank
 
 __all__ = [
     "DeliveryUncertain",
@@ -161,8 +161,7 @@ def severe_enough(severity: str | None, minimum: str | None) -> bool:
     """Whether ``severity`` (None: unrated, the lowest) is ``minimum`` or worse."""
     if minimum is None:
         return True
-    rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-    return rank <= SEVERITIES.index(minimum)
+    return severity_rank(severity) <= severity_rank(minimum)
 
 
 @dataclass(frozen=True, slots=True)

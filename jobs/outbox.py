@@ -118,11 +118,12 @@ def _own_messages(
     """The intents of ``group`` about a match told in a message of its own (posted before
     posts were grouped): they edit that message."""
     post = tx.post(channel, advisory_id)
+    matches = {m.cluster_uid: m for m in tx.advisory_matches(advisory_id, channel)}
     own: set[str] = set()
     for intent in group:
         if intent.kind == NoticeKind.NEW.value or intent.lead is not None:
             continue
-        match = tx.match(intent.cluster_uid or "", advisory_id)
+        match = matches.get(intent.cluster_uid or "")
         if match is None or match.message is None:
             continue
         if post is None or match.message != post.message:
@@ -143,6 +144,7 @@ def _post_notice(
     post = tx.post(channel, advisory_id)
     live = post if post is not None and post.closed_at is None else None
     mutes = tx.mutes(active_at=at)
+    clusters = {c.uid: c for c in tx.clusters()}
     members: list[PostMember] = []
     for match in tx.advisory_matches(advisory_id, channel):
         shown = live is not None and match.message == live.message
@@ -150,7 +152,7 @@ def _post_notice(
         is_open = match.state is MatchState.OPEN
         if not ((is_open and (shown or joining)) or (match.state.closed and shown)):
             continue
-        record = tx.cluster(match.cluster_uid)
+        record = clusters.get(match.cluster_uid)
         cluster = (
             ClusterRef(record.name, record.uid, dict(record.labels), record.demo)
             if record is not None

@@ -418,21 +418,18 @@ class Tracker:
             for i in tx.intents(IntentState.PENDING)
             if i.kind == NoticeKind.NEW.value and i.advisory_id
         }
-        for channel in sorted(waiting):
-            if tx.told_in(channel) or tx.last_digest(channel) is not None:
-                continue
-            if tx.intent(baseline_id(channel)) is not None:
-                continue
-            clusters = [
-                c
-                for c in tx.clusters(ClusterState.ACTIVE)
-                if not c.demo and channel in self.routing.channels_for(c.labels)
-            ]
-            matches = [
-                m
-                for m in tx.matches(None, MatchState.OPEN)
-                if m.channel == channel and m.notified != Notified.MUTED.value
-            ]
+        fresh = [
+            c
+            for c in sorted(waiting)
+            if not tx.told_in(c) and tx.last_digest(c) is None and tx.intent(baseline_id(c)) is None
+        ]
+        if not fresh:
+            return
+        active = [c for c in tx.clusters(ClusterState.ACTIVE) if not c.demo]
+        open_ = [m for m in tx.matches(None, MatchState.OPEN) if m.notified != Notified.MUTED.value]
+        for channel in fresh:
+            clusters = [c for c in active if channel in self.routing.channels_for(c.labels)]
+            matches = [m for m in open_ if m.channel == channel]
             counts = Counter(m.snapshot.severity or "none" for m in matches)
             baseline = BaselineNotice(
                 channel=channel,

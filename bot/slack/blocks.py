@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 __all__ = [
@@ -23,10 +24,13 @@ __all__ = [
     "context",
     "divider",
     "escape",
+    "fit",
     "header",
     "pages",
+    "plural",
     "section",
     "split_text",
+    "utc",
 ]
 
 Block = dict[str, Any]
@@ -53,6 +57,26 @@ class SlackMessage:
 def escape(text: str) -> str:
     """Text safe inside mrkdwn: ``&``, ``<`` and ``>`` escaped as Slack requires."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 cluster``, ``3 clusters`` (``many`` when the plural is not ``one`` + s)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` on one line in at most ``limit`` characters, cut at a word with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:-·") + "…"
+
+
+def utc(moment: datetime | None) -> str:
+    """``2026-12-03 18:08 UTC`` (``-`` for none)."""
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
 
 
 def header(text: str) -> Block:

@@ -15,7 +15,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
-from bot.slack.blocks import Block, SlackMessage, context, escape, header, pages, section
+from bot.slack.blocks import (
+    Block,
+    SlackMessage,
+    context,
+    escape,
+    fit,
+    header,
+    pages,
+    plural,
+    section,
+)
 from jobs.notices import Digest, DigestMatch, MessageRef
 
 __all__ = [
@@ -46,19 +56,6 @@ _SEVERITY_MARK: Final = {
 _RANK: Final = ("critical", "high", "medium", "low", "none")
 
 Links = Mapping[MessageRef, str]
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    return (head[:space] if space > limit // 2 else head).rstrip(" ,;:-·") + "…"
 
 
 def _date(moment: datetime, now: datetime) -> str:
@@ -102,7 +99,7 @@ def digest_summary(digest: Digest) -> str:
     parts: list[str] = []
     if digest.open:
         advisories = len({m.advisory_id for m in digest.open})
-        parts.append(f"{len(digest.open)} open in {_plural(advisories, 'advisory', 'advisories')}")
+        parts.append(f"{len(digest.open)} open in {plural(advisories, 'advisory', 'advisories')}")
     if digest.new:
         parts.append(f"{len(digest.new)} new")
     muted = sum(1 for m in digest.open if m.muted)
@@ -113,13 +110,13 @@ def digest_summary(digest: Digest) -> str:
     if digest.unknown:
         parts.append(f"{len(digest.unknown)} unknown")
     if digest.unreadable:
-        parts.append(f"{_plural(len(digest.unreadable), 'cluster')} unreadable")
+        parts.append(f"{plural(len(digest.unreadable), 'cluster')} unreadable")
     if not parts:
         # Only news and mutes: their own sections say the rest.
         if digest.upstream:
-            parts.append(_plural(len(digest.upstream), "upstream change"))
+            parts.append(plural(len(digest.upstream), "upstream change"))
         if digest.expiring_mutes:
-            parts.append(f"{_plural(len(digest.expiring_mutes), 'mute')} ending soon")
+            parts.append(f"{plural(len(digest.expiring_mutes), 'mute')} ending soon")
     return " · ".join(parts)
 
 
@@ -131,7 +128,7 @@ def _cluster(
     severity: str | None,
 ) -> str:
     text = f"*{_link(escape(match.cluster), url)}*"
-    details = [_plural(match.nodes, "node")] if match.nodes else []
+    details = [plural(match.nodes, "node")] if match.nodes else []
     if match.severity != severity:
         # The cluster's case is less severe than the advisory's worst one listed.
         details.append(match.severity or "unrated")
@@ -167,7 +164,7 @@ def _groups(
         post = _group_link(items, links)
         worst = _worst(items)
         emoji = mark or _SEVERITY_MARK.get(worst or "", ":white_circle:")
-        title = escape(_cut(items[0].title, TITLE_CHARS))
+        title = escape(fit(items[0].title, TITLE_CHARS))
         lines.append(f"{emoji} *{_link(escape(advisory), post)}* {title}")
         marked: list[str] = []
         new: list[str] = []
@@ -240,7 +237,7 @@ def digest_messages(digest: Digest, links: Links | None = None) -> list[SlackMes
         "Unknown verdicts",
         [
             f"• *{escape(advisory)}* on {_names([m.cluster for m in items])}"
-            + (f": {escape(_cut(reason, _DETAIL_CHARS))}" if reason else "")
+            + (f": {escape(fit(reason, _DETAIL_CHARS))}" if reason else "")
             for (advisory, reason), items in unknown.items()
         ],
     )
@@ -248,7 +245,7 @@ def digest_messages(digest: Digest, links: Links | None = None) -> list[SlackMes
         "Not read",
         [
             f"• *{escape(c.name)}* since {_time(c.since, at)}"
-            + (f": {escape(_cut(c.error, _DETAIL_CHARS))}" if c.error else "")
+            + (f": {escape(fit(c.error, _DETAIL_CHARS))}" if c.error else "")
             for c in digest.unreadable
         ],
     )
@@ -263,7 +260,7 @@ def digest_messages(digest: Digest, links: Links | None = None) -> list[SlackMes
         "Mutes ending soon",
         [
             f"• #{m.id} {escape(m.scope)} until {_time(m.expires_at, at)}, "
-            f"by {escape(m.created_by)}: {escape(_cut(m.reason, _DETAIL_CHARS))}"
+            f"by {escape(m.created_by)}: {escape(fit(m.reason, _DETAIL_CHARS))}"
             for m in digest.expiring_mutes
         ],
     )

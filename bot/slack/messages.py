@@ -7,7 +7,6 @@ text for the bot's answer. Match posts are :mod:`bot.slack.posts`, the digest
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Final
 
 from bot.slack.blocks import (
@@ -19,15 +18,12 @@ from bot.slack.blocks import (
     header,
     pages,
     section,
+    utc,
 )
 from bot.slack.digest_message import digest_messages
 from jobs.notices import Digest, NewsNotice
 
 __all__ = ["digest_messages", "digest_text", "news_message"]
-
-
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
 
 
 _NEWS_MARK: Final = {
@@ -58,7 +54,7 @@ def news_message(notice: NewsNotice) -> list[SlackMessage]:
             "_From upstream, not curated_: netadvisor's catalog decides verdicts and fixed "
             "versions; check the release before relying on it."
         )
-    blocks += context(f"<{notice.reference}|{escape(notice.reference)}> · seen {_when(notice.at)}")
+    blocks += context(f"<{notice.reference}|{escape(notice.reference)}> · seen {utc(notice.at)}")
     fallback = f"Upstream ({advisories}): {notice.text}"[:3000]
     return [
         SlackMessage(fallback if i == 0 else f"{fallback} (continued)", page)

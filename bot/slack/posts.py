@@ -13,8 +13,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
+from advisories.answers import short_ref
 from advisories.wording import fact_name
-from bot.slack.blocks import Block, SlackMessage, context, escape, header, pages, section
+from bot.slack.blocks import (
+    Block,
+    SlackMessage,
+    context,
+    escape,
+    fit,
+    header,
+    pages,
+    plural,
+    section,
+    utc,
+)
 from bot.slack.post_actions import post_actions
 from jobs.notices import (
     BaselineNotice,
@@ -33,7 +45,6 @@ __all__ = [
     "post_message",
     "post_node_lists",
     "post_reply",
-    "reference_label",
     "single_post",
 ]
 
@@ -50,33 +61,6 @@ _CLOSED_WORD: Final = {"resolved": "resolved", "retired": "left the configuratio
                        "replaced": "replaced by another cluster"}  # fmt: skip
 
 
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
-
-
-def _plural(count: int, word: str) -> str:
-    many = word + ("es" if word.endswith(("ch", "sh", "s", "x")) else "s")
-    return f"{count} {word if count == 1 else many}"
-
-
-def _fit(text: str, room: int) -> str:
-    """``text`` in at most ``room`` characters, cut at a word with an ellipsis."""
-    if len(text) <= room:
-        return text
-    cut = text[: max(room - 1, 1)].rsplit(" ", 1)[0].rstrip(" :,;·-")
-    return (cut or text[: room - 1]) + "…"
-
-
-def reference_label(url: str) -> str:
-    """``kubernetes#102122`` for a GitHub issue or pull request, else the host name."""
-    parts = url.rstrip("/").split("/")
-    if len(parts) >= 7 and parts[2] == "github.com" and parts[5] in ("issues", "pull"):
-        return f"{parts[4]}#{parts[6]}"
-    if len(parts) >= 5 and parts[2] == "github.com":
-        return f"{parts[3]}/{parts[4]}"
-    return parts[2] if len(parts) > 2 else url
-
-
 def _names(members: Sequence[PostMember], limit: int = 3) -> str:
     names = [m.cluster.name for m in members]
     shown = ", ".join(names[:limit])
@@ -90,8 +74,8 @@ def _headline(notice: PostNotice) -> str:
         scope = ""
     else:
         prefix = _MARK.get(lead.severity or "", "⚠️") + " "
-        scope = " · " + _plural(len(notice.open_members), "cluster")
-    return prefix + _fit(lead.title, HEADER_LIMIT - len(prefix) - len(scope)) + scope
+        scope = " · " + plural(len(notice.open_members), "cluster")
+    return prefix + fit(lead.title, HEADER_LIMIT - len(prefix) - len(scope)) + scope
 
 
 def _fallback(notice: PostNotice) -> str:
@@ -101,7 +85,7 @@ def _fallback(notice: PostNotice) -> str:
     else:
         severity = (lead.severity or "unrated").upper()
         text = f"{_names(notice.open_members)}: {lead.title} [{severity}, {lead.advisory_id}]"
-    return _fit(text, FALLBACK_LIMIT)
+    return fit(text, FALLBACK_LIMIT)
 
 
 def _fact(key: str, value: str) -> str:
@@ -129,7 +113,7 @@ def _member_line(member: PostMember, shared: set[tuple[str, str]], now: datetime
     if snap.uncertain_nodes:
         parts.append(f"{len(snap.uncertain_nodes)} uncertain")
     if member.stale_since is not None:
-        parts.append(f"_not read since {_when(member.stale_since)}_")
+        parts.append(f"_not read since {utc(member.stale_since)}_")
     if member.muted_until is not None and member.muted_until > now:
         parts.append(f"🔇 muted until {member.muted_until:%Y-%m-%d}")
     return "• " + " · ".join(parts)
@@ -140,7 +124,7 @@ def _closed_lines(members: Sequence[PostMember]) -> list[str]:
     ``• ~a~, ~b~ resolved 2026-12-03 18:08 UTC: kube-proxy mode ipvs → iptables``."""
     alike: dict[tuple[str, tuple[str, ...], str], list[PostMember]] = {}
     for member in members:
-        when = _when(member.closed_at)
+        when = utc(member.closed_at)
         alike.setdefault((member.closed_as, member.changes, when), []).append(member)
     lines = []
     for (closed_as, changes, when), group in alike.items():
@@ -165,7 +149,7 @@ def _node_names(snap: MatchSnapshot) -> str:
     for group in snap.groups:
         os_image = f" ({escape(group.os_image)})" if group.os_image else ""
         kernel = f"kernel `{escape(group.kernel)}`" if group.kernel else "unknown kernel"
-        lines.append(f"  {_plural(group.count, 'node')}: {kernel}{os_image}")
+        lines.append(f"  {plural(group.count, 'node')}: {kernel}{os_image}")
     return "\n".join(lines)
 
 
@@ -210,8 +194,8 @@ def _trailer(notice: PostNotice) -> list[Block]:
     parts = [f"`{escape(lead.advisory_id)}`", f"catalog {escape(lead.catalog_version)}",
              escape(lead.component)]  # fmt: skip
     if notice.opened_at is not None:
-        parts.append(f"posted {_when(notice.opened_at)}")
-    links = [f"<{url}|{escape(reference_label(url))}>" for _, url in lead.references]
+        parts.append(f"posted {utc(notice.opened_at)}")
+    links = [f"<{url}|{escape(short_ref(url))}>" for _, url in lead.references]
     texts = [" · ".join(parts)]
     if links:
         texts.append(" · ".join(dict.fromkeys(links)))
@@ -229,7 +213,7 @@ def post_message(notice: PostNotice) -> list[SlackMessage]:
     blocks: list[Block] = [header(_headline(notice))]
     shared = _common(notice.open_members)
     if notice.closed:
-        resolved = _plural(len(notice.members), "cluster")
+        resolved = plural(len(notice.members), "cluster")
         blocks += section(f"*No cluster is affected any more* ({resolved} fixed or gone):")
         blocks += section("\n".join(_closed_lines(notice.members)))
     else:
@@ -313,29 +297,29 @@ def _event_lines(events: Sequence[MatchNotice]) -> list[str]:
 
 def post_reply(notice: PostNotice) -> list[SlackMessage]:
     """The thread reply under an edited post: what changed, clusters told alike together."""
-    lines = [f"*{_when(notice.at)}*", *_event_lines(notice.events)]
+    lines = [f"*{utc(notice.at)}*", *_event_lines(notice.events)]
     if notice.closed:
         lines.append("No cluster remains affected: the post is marked RESOLVED.")
     names = ", ".join(dict.fromkeys(e.cluster.name for e in notice.events))
     kinds = ", ".join(dict.fromkeys(_EVENT_MARK[e.kind][1] for e in notice.events))
-    fallback = _fit(f"{names} {kinds}: {notice.lead.title}", FALLBACK_LIMIT)
+    fallback = fit(f"{names} {kinds}: {notice.lead.title}", FALLBACK_LIMIT)
     return [SlackMessage(fallback, page) for page in pages(section("\n".join(lines)))]
 
 
 def baseline_message(notice: BaselineNotice) -> list[SlackMessage]:
     """The first message in a channel: what the grouped posts that follow add up to."""
-    posts = _plural(notice.advisories, "post")
+    posts = plural(notice.advisories, "post")
     severities = " · ".join(f"{_MARK.get(s, '⚠️')} {n} {s}" for s, n in notice.by_severity.items())
     matches = sum(notice.by_severity.values())
-    title = f"📋 netadvisor baseline · {_plural(notice.clusters, 'cluster')}"
+    title = f"📋 netadvisor baseline · {plural(notice.clusters, 'cluster')}"
     text = (
-        f"*{_plural(notice.affected, 'cluster')}* of the {notice.clusters} that report here "
+        f"*{plural(notice.affected, 'cluster')}* of the {notice.clusters} that report here "
         f"{'is' if notice.affected == 1 else 'are'} affected by "
-        f"*{_plural(notice.advisories, 'known issue')}* ({_plural(matches, 'match')}): "
+        f"*{plural(notice.advisories, 'known issue')}* ({plural(matches, 'match', 'matches')}): "
         f"{severities}.\n{posts} follow, one per issue, each listing its clusters; they are "
         "edited as clusters change, and the changes are told in their threads."
     )
-    blocks = [header(title), *section(text), *context(f"since {_when(notice.at)}")]
+    blocks = [header(title), *section(text), *context(f"since {utc(notice.at)}")]
     fallback = (
         f"netadvisor baseline: {notice.affected} of {notice.clusters} clusters affected by "
         f"{notice.advisories} known issues"

@@ -397,9 +397,20 @@ def test_two_scans_racing_on_one_postgresql_database_post_each_match_once(
     (post,) = ipvs_posts(slack)
     final = json.dumps(post["blocks"])
     assert all(f"*{c.name}*" in final for c in fleet)
-    added = [r for r in slack.replies("C0NET", post["ts"]) if "is affected too" in str(r)]
-    listed_first = slack.requests("chat.postMessage")
-    assert listed_first and len(added) <= len(fleet) - 1
+    first = next(
+        r.params
+        for r in slack.requests("chat.postMessage")
+        if not r.params.get("thread_ts") and IPVS in r.params["text"]
+    )
+    listed = [c.name for c in fleet if f"*{c.name}*" in json.dumps(first["blocks"])]
+    joined = [
+        c.name
+        for r in slack.replies("C0NET", post["ts"])
+        if "affected too" in json.dumps(r["blocks"])
+        for c in fleet
+        if f"*{c.name}*" in json.dumps(r["blocks"])
+    ]
+    assert sorted(listed + joined) == sorted(c.name for c in fleet)
 
 
 GOLDEN_SNAPSHOT = MatchSnapshot(
